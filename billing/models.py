@@ -1,0 +1,381 @@
+"""Stripe connections, the raw events they deliver, and what we derive from them."""
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from custory.models import Workspace
+
+
+class ConnectionStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    REVOKED = "revoked", "Revoked"
+
+
+class StripeConnectionQuerySet(models.QuerySet):
+    def for_workspace(self, workspace):
+        return self.filter(workspace=workspace)
+
+    def active(self):
+        return self.filter(status=ConnectionStatus.ACTIVE)
+
+
+class StripeConnection(models.Model):
+    """One Stripe account (test or live) connected to a workspace through one webhook endpoint."""
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="stripe_connections"
+    )
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    label = models.CharField(max_length=100, default="Stripe")
+    account_id = models.CharField(max_length=64, blank=True)
+    account_name = models.CharField(max_length=255, blank=True)
+    livemode = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=10, choices=ConnectionStatus.choices, default=ConnectionStatus.ACTIVE
+    )
+    # Fernet token of the restricted API key; erased on revoke.
+    api_key_encrypted = models.TextField(blank=True)
+    api_key_hint = models.CharField(max_length=32, blank=True)
+    api_key_verified_at = models.DateTimeField(null=True, blank=True)
+    stripe_webhook_endpoint_id = models.CharField(max_length=64, blank=True)
+    tracked_event_types = models.JSONField(default=list, blank=True)
+    connected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    connected_at = models.DateTimeField(default=timezone.now)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = StripeConnectionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["connected_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=ConnectionStatus.values),
+                name="billing_connection_status_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.label} ({self.mode_label})"
+
+    @property
+    def mode_label(self) -> str:
+        return "live" if self.livemode else "test"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == ConnectionStatus.ACTIVE
+
+    def webhook_path(self) -> str:
+        return reverse("stripe_webhook", kwargs={"endpoint": self.uuid})
+
+    def webhook_url(self) -> str:
+        return settings.SITE_URL + self.webhook_path()
+
+
+class WebhookSecret(models.Model):
+    """A webhook signing secret; during rotation a connection has two that both verify."""
+
+    connection = models.ForeignKey(
+        StripeConnection, on_delete=models.CASCADE, related_name="webhook_secrets"
+    )
+    secret_encrypted = models.TextField()
+    hint = models.CharField(max_length=32)
+    created_at = models.DateTimeField(default=timezone.now)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return self.hint
+
+
+class EventSource(models.TextChoices):
+    WEBHOOK = "webhook", "Webhook"
+    IMPORT = "import", "Import"
+
+
+class EventStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PROCESSING = "processing", "Processing"
+    PROCESSED = "processed", "Processed"
+    IGNORED = "ignored", "Ignored"
+    FAILED = "failed", "Failed"
+
+
+class StripeEventQuerySet(models.QuerySet):
+    def for_workspace(self, workspace):
+        return self.filter(workspace=workspace)
+
+
+class StripeEvent(models.Model):
+    """A Stripe event exactly as received, and where its processing stands."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="stripe_events")
+    connection = models.ForeignKey(
+        StripeConnection, on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
+    )
+    stripe_id = models.CharField(max_length=255)
+    type = models.CharField(max_length=255)
+    api_version = models.CharField(max_length=64, blank=True)
+    created = models.DateTimeField()
+    livemode = models.BooleanField(default=False)
+    payload = models.JSONField()
+    source = models.CharField(
+        max_length=10, choices=EventSource.choices, default=EventSource.WEBHOOK
+    )
+    status = models.CharField(
+        max_length=12, choices=EventStatus.choices, default=EventStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    # When a pending/failed event may next be tried; also when a processing claim goes stale.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = StripeEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "stripe_id"], name="billing_event_unique_per_workspace"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=EventStatus.values),
+                name="billing_event_status_valid",
+            ),
+        ]
+        indexes = [
+            # The processing claim and the sweep: events waiting for work, oldest first.
+            models.Index(fields=["status", "next_attempt_at"], name="billing_event_work_queue"),
+            # The event log page: a workspace's newest events, filtered by status or type.
+            models.Index(fields=["workspace", "-received_at"], name="billing_event_ws_received"),
+        ]
+
+    def __str__(self):
+        return f"{self.type} {self.stripe_id}"
+
+    def get_absolute_url(self):
+        return reverse(
+            "billing:event_detail", kwargs={"slug": self.workspace.slug, "event_id": self.pk}
+        )
+
+
+class CustomerQuerySet(models.QuerySet):
+    def for_workspace(self, workspace):
+        return self.filter(workspace=workspace)
+
+
+class Customer(models.Model):
+    """A Stripe customer as of the newest event seen about it."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="customers")
+    connection = models.ForeignKey(
+        StripeConnection, on_delete=models.SET_NULL, null=True, blank=True, related_name="customers"
+    )
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    stripe_id = models.CharField(max_length=255)
+    email = models.CharField(max_length=254, blank=True)
+    name = models.CharField(max_length=255, blank=True)
+    livemode = models.BooleanField(default=False)
+    status = models.CharField(max_length=32, blank=True)
+    mrr = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=3, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    deleted = models.BooleanField(default=False)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    # Stripe `created` of the newest event applied; older events never overwrite newer state.
+    state_as_of = models.DateTimeField(null=True, blank=True)
+
+    objects = CustomerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-first_seen_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "stripe_id"], name="billing_customer_unique_per_workspace"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name or self.email or self.stripe_id
+
+    def get_absolute_url(self):
+        return reverse(
+            "billing:customer_detail", kwargs={"slug": self.workspace.slug, "uuid": self.uuid}
+        )
+
+
+class Subscription(models.Model):
+    """A Stripe subscription as of the newest event seen about it."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="subscriptions")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, null=True, blank=True, related_name="subscriptions"
+    )
+    stripe_id = models.CharField(max_length=255)
+    status = models.CharField(max_length=32, blank=True)
+    price_id = models.CharField(max_length=255, blank=True)
+    product_id = models.CharField(max_length=255, blank=True)
+    plan_name = models.CharField(max_length=255, blank=True)
+    quantity = models.PositiveIntegerField(default=1)
+    mrr = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=3, blank=True)
+    items = models.JSONField(default=list, blank=True)
+    cancel_at_period_end = models.BooleanField(default=False)
+    cancel_at = models.DateTimeField(null=True, blank=True)
+    canceled_at = models.DateTimeField(null=True, blank=True)
+    current_period_end = models.DateTimeField(null=True, blank=True)
+    trial_end = models.DateTimeField(null=True, blank=True)
+    livemode = models.BooleanField(default=False)
+    state_as_of = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "stripe_id"], name="billing_subscription_unique_per_workspace"
+            ),
+        ]
+
+    def __str__(self):
+        return self.stripe_id
+
+
+class SignalKind(models.TextChoices):
+    CHECKOUT_COMPLETED = "checkout_completed", "Checkout completed"
+    CHECKOUT_ABANDONED = "checkout_abandoned", "Checkout abandoned"
+    SUBSCRIPTION_STARTED = "subscription_started", "Subscription started"
+    TRIAL_ENDING = "trial_ending", "Trial ending"
+    TRIAL_CONVERTED = "trial_converted", "Trial converted"
+    PAYMENT_SUCCEEDED = "payment_succeeded", "Payment succeeded"
+    PAYMENT_FAILED = "payment_failed", "Payment failed"
+    PAYMENT_RECOVERED = "payment_recovered", "Payment recovered"
+    REFUND = "refund", "Refund"
+    DISPUTE_OPENED = "dispute_opened", "Dispute opened"
+    DISPUTE_CLOSED = "dispute_closed", "Dispute closed"
+    PLAN_UPGRADED = "plan_upgraded", "Plan upgraded"
+    PLAN_DOWNGRADED = "plan_downgraded", "Plan downgraded"
+    CANCELLATION_SCHEDULED = "cancellation_scheduled", "Cancellation scheduled"
+    CANCELLATION_WITHDRAWN = "cancellation_withdrawn", "Cancellation withdrawn"
+    SUBSCRIPTION_CANCELED = "subscription_canceled", "Subscription canceled"
+
+
+class RevenueSignalQuerySet(models.QuerySet):
+    def for_workspace(self, workspace):
+        return self.filter(workspace=workspace)
+
+    def in_period(self, start, end):
+        return self.filter(occurred_at__gte=start, occurred_at__lt=end)
+
+    def of_kinds(self, kinds):
+        return self.filter(kind__in=kinds)
+
+
+class RevenueSignal(models.Model):
+    """Something that happened to revenue, derived from one Stripe event."""
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="revenue_signals"
+    )
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    event = models.ForeignKey(StripeEvent, on_delete=models.CASCADE, related_name="signals")
+    connection = models.ForeignKey(
+        StripeConnection, on_delete=models.SET_NULL, null=True, blank=True, related_name="signals"
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="signals"
+    )
+    subscription_stripe_id = models.CharField(max_length=255, blank=True)
+    kind = models.CharField(max_length=32, choices=SignalKind.choices)
+    occurred_at = models.DateTimeField()
+    livemode = models.BooleanField(default=False)
+    amount = models.BigIntegerField(null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    mrr_delta = models.BigIntegerField(default=0)
+    # The Stripe object the signal is about (in_…, ch_…, cs_…, sub_…), for dashboard links.
+    object_id = models.CharField(max_length=255, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = RevenueSignalQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            # Reprocessing an event derives the same signals, which this makes a no-op.
+            models.UniqueConstraint(
+                fields=["event", "kind"], name="billing_signal_unique_per_event"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=SignalKind.values), name="billing_signal_kind_valid"
+            ),
+        ]
+        indexes = [
+            # Signal lists and exports: a workspace's signals by time, optionally by kind.
+            models.Index(fields=["workspace", "-occurred_at"], name="billing_signal_ws_time"),
+            models.Index(
+                fields=["workspace", "kind", "-occurred_at"], name="billing_signal_ws_kind"
+            ),
+            # A customer's timeline.
+            models.Index(fields=["customer", "-occurred_at"], name="billing_signal_customer_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} at {self.occurred_at:%Y-%m-%d}"
+
+    def get_absolute_url(self):
+        return reverse(
+            "billing:signal_detail", kwargs={"slug": self.workspace.slug, "uuid": self.uuid}
+        )
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+
+
+class HistoryImport(models.Model):
+    """A background import of past events through the Stripe API, with its progress."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="imports")
+    connection = models.ForeignKey(
+        StripeConnection, on_delete=models.CASCADE, related_name="imports"
+    )
+    status = models.CharField(
+        max_length=10, choices=ImportStatus.choices, default=ImportStatus.QUEUED
+    )
+    since = models.DateTimeField(null=True, blank=True)
+    events_seen = models.PositiveIntegerField(default=0)
+    events_stored = models.PositiveIntegerField(default=0)
+    cursor = models.CharField(max_length=255, blank=True)
+    last_error = models.TextField(blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"Import {self.pk} ({self.status})"
+
+
+# Stripe keeps events for 30 days; the import can reach no further back.
+STRIPE_EVENT_RETENTION = timedelta(days=30)

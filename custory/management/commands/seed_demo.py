@@ -1,0 +1,56 @@
+"""Create (or refresh) the demo workspace with its three users; safe to run again and again."""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from custory import services
+from custory.models import Membership, Role, User, Workspace
+
+DEMO_USERS = [
+    ("demo@custory.local", "Dana Demo", Role.ADMIN),
+    ("member@custory.local", "Milo Member", Role.MEMBER),
+    ("support@custory.local", "Sam Support", Role.SUPPORT),
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo workspace 'demo' with an admin, a member and a support user."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--password", default="custory-demo", help="password for all three")
+
+    def handle(self, *args, password: str, **options):
+        with transaction.atomic():
+            users = {}
+            for email, name, role in DEMO_USERS:
+                user, _ = User.objects.get_or_create(email=email, defaults={"name": name})
+                user.set_password(password)
+                user.save()
+                self._verify_email(user)
+                users[role] = user
+            workspace = Workspace.objects.filter(slug="demo").first()
+            if workspace is None:
+                workspace = services.workspace_create(
+                    name="Demo SaaS", owner=users[Role.ADMIN], slug="demo"
+                )
+            for role, user in users.items():
+                Membership.objects.update_or_create(
+                    workspace=workspace, user=user, defaults={"role": role}
+                )
+        self.seed_billing(workspace)
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo workspace ready: {settings.SITE_URL}/w/{workspace.slug}/")
+        )
+        for email, _, role in DEMO_USERS:
+            self.stdout.write(f"  {role:8} {email} / {password}")
+
+    def _verify_email(self, user):
+        from allauth.account.models import EmailAddress
+
+        EmailAddress.objects.update_or_create(
+            user=user, email=user.email, defaults={"verified": True, "primary": True}
+        )
+
+    def seed_billing(self, workspace):
+        """Demo Stripe history (built by the ingestion issue)."""

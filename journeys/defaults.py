@@ -1,0 +1,58 @@
+"""The journey a new workspace starts with, and the mapping rules that place every signal kind."""
+
+from billing.models import SignalKind as K
+
+DEFAULT_JOURNEY_NAME = "SaaS customer journey"
+
+# (stage, [(step, description), ...]) in board order.
+DEFAULT_STAGES: list[tuple[str, list[tuple[str, str]]]] = [
+    ("Discover", [("Pricing page", "Prospects compare plans before they buy.")]),
+    (
+        "Convert",
+        [("Checkout", "Checkout sessions completed, and those abandoned before paying.")],
+    ),
+    (
+        "Onboard",
+        [
+            ("Trial", "Trials that start, near their end, and convert."),
+            ("Activation", "First paid subscription is up and running."),
+        ],
+    ),
+    (
+        "Pay & retain",
+        [
+            ("Recurring payment", "Renewal payments, and the ones that fail."),
+            ("Payment recovery", "Failed payments that were later paid."),
+            ("Refund request", "Money given back, in part or in full."),
+            ("Dispute", "Chargebacks opened and closed."),
+        ],
+    ),
+    (
+        "Expand",
+        [
+            ("Plan change", "Upgrades and downgrades between plans."),
+            ("Seats", "Quantity changes on a subscription."),
+        ],
+    ),
+    (
+        "Renew or leave",
+        [
+            ("Cancellation intent", "Cancellations scheduled for the period end, or withdrawn."),
+            ("Churn", "Subscriptions that ended."),
+        ],
+    ),
+]
+
+# (kinds, step name, conditions, priority): first match wins, lowest priority number first.
+DEFAULT_RULES: list[tuple[list[str], str, dict, int]] = [
+    ([K.CHECKOUT_COMPLETED, K.CHECKOUT_ABANDONED], "Checkout", {}, 10),
+    ([K.TRIAL_ENDING, K.TRIAL_CONVERTED], "Trial", {}, 20),
+    ([K.SUBSCRIPTION_STARTED], "Activation", {}, 30),
+    ([K.PAYMENT_SUCCEEDED, K.PAYMENT_FAILED], "Recurring payment", {}, 40),
+    ([K.PAYMENT_RECOVERED], "Payment recovery", {}, 50),
+    ([K.REFUND], "Refund request", {}, 60),
+    ([K.DISPUTE_OPENED, K.DISPUTE_CLOSED], "Dispute", {}, 70),
+    ([K.PLAN_UPGRADED, K.PLAN_DOWNGRADED], "Plan change", {}, 80),
+    ([K.CANCELLATION_SCHEDULED, K.CANCELLATION_WITHDRAWN], "Cancellation intent", {}, 90),
+    ([K.SUBSCRIPTION_CANCELED], "Churn", {}, 100),
+]

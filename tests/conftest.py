@@ -1,0 +1,64 @@
+"""The cast: an admin, a member and a support user of one workspace; an outsider in another."""
+
+import pytest
+
+from custory.models import Role
+from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def workspace(db):
+    return WorkspaceFactory(name="Acme SaaS", slug="acme")
+
+
+@pytest.fixture
+def other_workspace(db):
+    return WorkspaceFactory(name="Other Co", slug="other")
+
+
+@pytest.fixture
+def admin(workspace):
+    return MembershipFactory(
+        workspace=workspace, role=Role.ADMIN, user__email="admin@acme.test"
+    ).user
+
+
+@pytest.fixture
+def member(workspace):
+    return MembershipFactory(
+        workspace=workspace, role=Role.MEMBER, user__email="member@acme.test"
+    ).user
+
+
+@pytest.fixture
+def support(workspace):
+    return MembershipFactory(
+        workspace=workspace, role=Role.SUPPORT, user__email="support@acme.test"
+    ).user
+
+
+@pytest.fixture
+def outsider(other_workspace):
+    """An admin of another workspace: everything of `workspace` must be a 404 to them."""
+    return MembershipFactory(
+        workspace=other_workspace, role=Role.ADMIN, user__email="outsider@other.test"
+    ).user
+
+
+@pytest.fixture
+def stranger(db):
+    """Signed in, but a member of no workspace."""
+    return UserFactory(email="stranger@nowhere.test")
+
+
+@pytest.fixture
+def client_for(client):
+    """client_for(user) signs the test client in as that user."""
+
+    def sign_in(user):
+        client.force_login(user)
+        return client
+
+    return sign_in
