@@ -1,9 +1,8 @@
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from billing.models import Customer, RevenueSignal, StripeConnection, StripeEvent
+from billing.models import Customer, RevenueSignal
 from custory.access import get_object_for_member, workspace_view
-from custory.models import Role
 
 
 @workspace_view
@@ -23,34 +22,12 @@ def signal_detail(request: HttpRequest, uuid) -> HttpResponse:
 @workspace_view
 def customer_list(request: HttpRequest) -> HttpResponse:
     customers = Customer.objects.for_workspace(request.workspace)[:50]
-    return render(
-        request, "billing/customer_list.html", {"customers": customers, "nav": "customers"}
-    )
+    context = {"customers": customers, "nav": "customers"}
+    return render(request, "billing/customer_list.html", context)
 
 
 @workspace_view
 def customer_detail(request: HttpRequest, uuid) -> HttpResponse:
     customer = get_object_for_member(request, Customer, uuid=uuid)
-    return render(
-        request, "billing/customer_detail.html", {"customer": customer, "nav": "customers"}
-    )
-
-
-@workspace_view(role=Role.ADMIN)
-def stripe_settings(request: HttpRequest) -> HttpResponse:
-    connections = StripeConnection.objects.for_workspace(request.workspace)
-    return render(
-        request, "billing/stripe_settings.html", {"connections": connections, "nav": "settings"}
-    )
-
-
-@workspace_view(role=Role.ADMIN)
-def event_list(request: HttpRequest) -> HttpResponse:
-    events = StripeEvent.objects.for_workspace(request.workspace).defer("payload")[:50]
-    return render(request, "billing/event_list.html", {"events": events, "nav": "settings"})
-
-
-@workspace_view(role=Role.ADMIN)
-def event_detail(request: HttpRequest, event_id: int) -> HttpResponse:
-    event = get_object_for_member(request, StripeEvent, pk=event_id)
-    return render(request, "billing/event_detail.html", {"event": event, "nav": "settings"})
+    context = {"customer": customer, "nav": "customers"}
+    return render(request, "billing/customer_detail.html", context)

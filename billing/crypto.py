@@ -1,0 +1,34 @@
+"""Encryption at rest for Stripe secrets: MultiFernet, the first configured key encrypts."""
+
+from functools import cache
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+
+
+@cache
+def _fernet() -> MultiFernet:
+    return MultiFernet([Fernet(key.encode()) for key in settings.CUSTORY_ENCRYPTION_KEYS])
+
+
+def encrypt(plaintext: str) -> str:
+    return _fernet().encrypt(plaintext.encode()).decode()
+
+
+def decrypt(token: str) -> str:
+    """Decrypt a stored secret; raises InvalidToken when no configured key fits."""
+    return _fernet().decrypt(token.encode()).decode()
+
+
+def reencrypt(token: str) -> str:
+    """Re-encrypt a token with the newest key (for key rotation)."""
+    return _fernet().rotate(token.encode()).decode()
+
+
+def mask(secret: str) -> str:
+    """Show a secret as its prefix and last four characters: rk_live_…9xQz."""
+    prefix_end = secret.rfind("_", 0, 12) + 1 if secret.count("_") else 0
+    return f"{secret[:prefix_end]}…{secret[-4:]}"
+
+
+__all__ = ["InvalidToken", "decrypt", "encrypt", "mask", "reencrypt"]
