@@ -4,11 +4,24 @@ from functools import cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+
+class EncryptionNotConfigured(ImproperlyConfigured):
+    pass
 
 
 @cache
 def _fernet() -> MultiFernet:
+    if not settings.CUSTORY_ENCRYPTION_KEYS:
+        raise EncryptionNotConfigured(
+            "CUSTORY_ENCRYPTION_KEYS is not set, so Stripe secrets cannot be stored encrypted."
+        )
     return MultiFernet([Fernet(key.encode()) for key in settings.CUSTORY_ENCRYPTION_KEYS])
+
+
+def encryption_configured() -> bool:
+    return bool(settings.CUSTORY_ENCRYPTION_KEYS)
 
 
 def encrypt(plaintext: str) -> str:
@@ -31,4 +44,12 @@ def mask(secret: str) -> str:
     return f"{secret[:prefix_end]}…{secret[-4:]}"
 
 
-__all__ = ["InvalidToken", "decrypt", "encrypt", "mask", "reencrypt"]
+__all__ = [
+    "EncryptionNotConfigured",
+    "InvalidToken",
+    "decrypt",
+    "encrypt",
+    "encryption_configured",
+    "mask",
+    "reencrypt",
+]

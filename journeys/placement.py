@@ -1,10 +1,97 @@
 """Placing revenue signals on journey steps by mapping rules, and keeping per-step rollups.
 
-(Filled in by the journeys work; called by billing.apply inside the processing transaction.)
+Runs inside the processing transaction (billing.apply), so a signal, its placements and the
+rollups that count it commit together.
 """
 
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
 from billing.models import RevenueSignal
+from journeys.conditions import signal_matches
+from journeys.models import Journey, MappingRule, SignalPlacement, StepDailyRollup
 
 
-def place_signals(*, signals: list[RevenueSignal]) -> None:
-    """Place each signal on a step in every journey of its workspace; update the rollups."""
+def rules_by_journey(workspace_id: int) -> dict[int, list[MappingRule]]:
+    rules: dict[int, list[MappingRule]] = defaultdict(list)
+    for rule in MappingRule.objects.filter(workspace_id=workspace_id, enabled=True).order_by(
+        "priority", "id"
+    ):
+        rules[rule.journey_id].append(rule)
+    return rules
+
+
+def choose_rule(rules: Iterable[MappingRule], signal: RevenueSignal) -> MappingRule | None:
+    """The first rule, by priority, whose kinds and conditions the signal meets."""
+    for rule in rules:
+        if signal.kind in rule.kinds and signal_matches(rule.conditions or {}, signal):
+            return rule
+    return None
+
+
+def rollup_add(*, placement: SignalPlacement, signal: RevenueSignal, sign: int = 1) -> None:
+    """Add (sign=1) or remove (sign=-1) one signal to its placement's daily rollup row."""
+    key = {
+        "workspace_id": signal.workspace_id,
+        "journey_id": placement.journey_id,
+        "step_id": placement.step_id,
+        "connection_id": signal.connection_id,
+        "day": signal.occurred_at.date(),
+        "kind": signal.kind,
+        "currency": signal.currency or "",
+    }
+    changes = {
+        "count": F("count") + sign,
+        "amount": F("amount") + sign * (signal.amount or 0),
+        "mrr_delta": F("mrr_delta") + sign * signal.mrr_delta,
+    }
+    if StepDailyRollup.objects.filter(**key).update(**changes):
+        return
+    if sign < 0:
+        return
+    try:
+        with transaction.atomic():
+            StepDailyRollup.objects.create(
+                **key,
+                livemode=signal.livemode,
+                count=1,
+                amount=signal.amount or 0,
+                mrr_delta=signal.mrr_delta,
+            )
+    except IntegrityError:
+        # Another worker created the row between our update and insert.
+        StepDailyRollup.objects.filter(**key).update(**changes)
+
+
+def place_signals(*, signals: list[RevenueSignal]) -> list[SignalPlacement]:
+    """Place each new signal in every journey of its workspace (Unmapped lane when no rule
+    claims it), and count it in the rollups."""
+    placements: list[SignalPlacement] = []
+    cache: dict[int, tuple[list[Journey], dict[int, list[MappingRule]]]] = {}
+    for signal in signals:
+        if signal.workspace_id not in cache:
+            cache[signal.workspace_id] = (
+                list(Journey.objects.filter(workspace_id=signal.workspace_id)),
+                rules_by_journey(signal.workspace_id),
+            )
+        journeys, rules = cache[signal.workspace_id]
+        for journey in journeys:
+            rule = choose_rule(rules.get(journey.id, []), signal)
+            placement = SignalPlacement(
+                workspace_id=signal.workspace_id,
+                signal=signal,
+                journey=journey,
+                step_id=rule.step_id if rule else None,
+                rule=rule,
+            )
+            try:
+                with transaction.atomic():
+                    placement.save()
+            except IntegrityError:
+                continue  # already placed in this journey
+            rollup_add(placement=placement, signal=signal)
+            placements.append(placement)
+    return placements
