@@ -21,6 +21,8 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+# A failed CSRF check gets our 403 page in our layout, not Django's bare one.
+CSRF_FAILURE_VIEW = "custory.views.csrf_failure"
 
 # The absolute base URL that webhook URLs and email links are built from.
 SITE_URL = env_str("SITE_URL", "http://localhost:8000").rstrip("/")
