@@ -39,7 +39,13 @@ def workspace_create(request: HttpRequest) -> HttpResponse:
 
 @workspace_view
 def settings_index(request: HttpRequest) -> HttpResponse:
-    return render(request, "custory/settings_index.html", {"nav": "settings"})
+    is_last_admin = (
+        request.membership.is_admin
+        and not request.workspace.memberships.admins().exclude(pk=request.membership.pk).exists()
+    )
+    return render(
+        request, "custory/settings_index.html", {"nav": "settings", "is_last_admin": is_last_admin}
+    )
 
 
 # Members ---------------------------------------------------------------------------------------
@@ -111,6 +117,9 @@ def member_role(request: HttpRequest, membership: str) -> HttpResponse:
         except ValidationError as error:
             return _members_page(request, role_errors={target.pk: error.messages}, status=400)
         messages.success(request, f"{target.user.email} is now {target.get_role_display()}.")
+        if target.pk == request.membership.pk and not target.is_admin:
+            # Admins who step down can no longer see the members page.
+            return redirect("workspace:settings", slug=request.workspace.slug)
         return redirect(_members_url(request))
     return _members_page(request, role_errors={target.pk: form.errors["role"]}, status=400)
 

@@ -1,5 +1,7 @@
 """Sign-in, sign-up and the other django-allauth pages, in Custory's own layout."""
 
+import re
+
 import pytest
 from allauth.account.models import EmailAddress
 from django.core import mail
@@ -123,3 +125,30 @@ def test_production_settings_keep_login_rate_limits_on():
     from custory import settings as production
 
     assert production.ACCOUNT_RATE_LIMITS["login_failed"]
+
+
+def test_the_verification_link_confirms_the_address(client, db):
+    client.post(
+        "/accounts/signup/",
+        {"email": "verify@example.com", "password1": PASSWORD, "password2": PASSWORD},
+    )
+    link = re.search(r"/accounts/confirm-email/[^/\s]+/", mail.outbox[-1].body).group(0)
+    page = client.get(link)
+    assert _in_our_layout(page)
+    assert "verify@example.com" in page.content.decode()
+    client.post(link)
+    assert EmailAddress.objects.get(email="verify@example.com").verified
+
+
+def test_a_password_reset_link_sets_a_new_password(client, admin):
+    client.post("/accounts/password/reset/", {"email": admin.email})
+    link = re.search(r"/accounts/password/reset/key/\S+/", mail.outbox[-1].body).group(0)
+    form_page = client.get(link, follow=True)
+    assert _in_our_layout(form_page)
+    form_url = form_page.redirect_chain[-1][0] if form_page.redirect_chain else link
+    response = client.post(
+        form_url, {"password1": "brand-new-pass-77", "password2": "brand-new-pass-77"}
+    )
+    assert response.status_code == 302
+    admin.refresh_from_db()
+    assert admin.check_password("brand-new-pass-77")

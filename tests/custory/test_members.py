@@ -65,7 +65,9 @@ def test_everyone_sees_settings_but_only_admins_see_admin_links(
     user = request.getfixturevalue(role)
     html = client_for(user).get("/w/acme/settings/").content.decode()
     assert ("/w/acme/settings/members/" in html) is (role == "admin")
-    assert "Leave workspace" in html
+    # The admin is the workspace's only admin: no leave button, an explanation instead.
+    assert ("Leave workspace" in html) is (role != "admin")
+    assert ("You are the last admin" in html) is (role == "admin")
 
 
 # Members page ------------------------------------------------------------------------------------
@@ -120,6 +122,17 @@ def test_the_last_admin_cannot_be_demoted(client_for, admin, workspace):
     assert "needs an admin" in response.content.decode()
     membership.refresh_from_db()
     assert membership.role == Role.ADMIN
+
+
+def test_an_admin_who_steps_down_lands_on_settings(client_for, admin, workspace):
+    MembershipFactory(workspace=workspace, role=Role.ADMIN)
+    mine = _membership(admin, workspace)
+    client = client_for(admin)
+    response = client.post(f"/w/acme/settings/members/{mine.uuid}/role/", {"role": "member"})
+    assert response.url == "/w/acme/settings/"
+    mine.refresh_from_db()
+    assert mine.role == Role.MEMBER
+    assert client.get("/w/acme/settings/members/").status_code == 404
 
 
 def test_an_admin_can_be_demoted_when_another_admin_remains(client_for, admin, workspace):
