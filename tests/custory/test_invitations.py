@@ -165,3 +165,14 @@ def test_accepting_needs_a_signed_in_user_for_the_post(client, invitation):
     response = client.post(invitation.get_absolute_url())
     assert response.status_code == 200
     assert not Membership.objects.filter(user__email="invitee@example.com").exists()
+
+
+def test_signing_out_from_a_mismatched_invitation_comes_back_to_it(
+    client_for, stranger, invitation
+):
+    client = client_for(stranger)
+    html = client.get(invitation.get_absolute_url()).content.decode()
+    assert f'name="next" value="{invitation.get_absolute_url()}"' in html
+    response = client.post("/accounts/logout/", {"next": invitation.get_absolute_url()})
+    assert response.url == invitation.get_absolute_url()
+    assert "Sign up" in client.get(response.url).content.decode()
