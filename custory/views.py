@@ -234,7 +234,9 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     actions, actors = selectors.audit_filter_choices(request.workspace)
     form = AuditFilterForm(request.GET or None, actions=actions, actors=actors)
     filters = {}
-    if form.is_bound and form.is_valid():
+    if form.is_bound:
+        form.is_valid()
+        # Valid filters apply even when another one is wrong; the wrong one is shown as an error.
         filters = {k: v for k, v in form.cleaned_data.items() if v}
     events = selectors.audit_events(request.workspace, **filters)
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))

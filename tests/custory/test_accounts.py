@@ -54,6 +54,12 @@ def test_a_user_signs_in_with_email_and_password(client, admin, workspace):
     assert client.get("/").url == "/w/acme/"
 
 
+def test_the_email_is_not_case_sensitive_at_sign_in(client, admin, workspace):
+    response = client.post("/accounts/login/", {"login": "ADMIN@Acme.Test", "password": PASSWORD})
+    assert response.status_code == 302
+    assert client.get("/w/acme/").status_code == 200
+
+
 def test_a_wrong_password_shows_an_error_in_the_form(client, admin):
     response = client.post("/accounts/login/", {"login": admin.email, "password": "nope"})
     assert response.status_code == 200

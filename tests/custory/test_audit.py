@@ -66,6 +66,8 @@ def test_bad_filters_show_an_error_instead_of_failing(client_for, admin, events,
     assert response.status_code == 200
     assert response.context["form"].errors
     assert 'class="error"' in response.content.decode()
+    htmx = client_for(admin).get("/w/acme/settings/audit/", query, headers={"HX-Request": "true"})
+    assert "Some filters were not applied" in htmx.content.decode()
 
 
 def test_an_htmx_request_gets_only_the_table(client_for, admin, events):
@@ -112,3 +114,11 @@ def test_an_empty_log_says_so(client_for, admin):
         "Nothing has been recorded yet"
         in client_for(admin).get("/w/acme/settings/audit/").content.decode()
     )
+
+
+def test_a_bad_filter_does_not_drop_the_good_ones(client_for, admin, events):
+    response = client_for(admin).get(
+        "/w/acme/settings/audit/", {"action": "task.create", "date_from": "not-a-date"}
+    )
+    assert response.context["form"].errors["date_from"]
+    assert _actions(response) == ["task.create"]

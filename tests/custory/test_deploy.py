@@ -73,3 +73,22 @@ def test_with_redis_the_login_rate_limit_cache_is_shared_by_all_processes(tmp_pa
         "django.core.cache.backends.redis.RedisCache",
         "redis://127.0.0.1:6379/0",
     ]
+
+
+def test_an_unknown_email_verification_mode_stops_startup_with_a_clear_message(tmp_path):
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "ACCOUNT_EMAIL_VERIFICATION": "sometimes",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "import custory.settings"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "ACCOUNT_EMAIL_VERIFICATION must be mandatory, optional or none" in result.stderr

@@ -115,3 +115,15 @@ def test_nav_pages_render_for_a_fresh_workspace(client_for, admin, workspace, ur
     response = client_for(admin).get(url)
     assert response.status_code == 200
     assert 'class="mainnav"' in response.content.decode()
+
+
+def test_the_500_handler_renders_in_our_layout(rf, admin):
+    from custory.views import server_error
+
+    request = rf.get("/")
+    request.user = admin
+    response = server_error(request)
+    assert response.status_code == 500
+    html = response.content.decode()
+    assert "Something went wrong" in html
+    assert 'class="brand"' in html
