@@ -196,7 +196,7 @@ def invitation_accept(request: HttpRequest, token) -> HttpResponse:
         return render(request, "custory/invitation.html", context, status=410)
 
     if not request.user.is_authenticated:
-        here = request.get_full_path()
+        here = invitation.get_absolute_url()
         context["signup_url"] = (
             reverse("account_signup") + "?" + urlencode({"next": here, "email": invitation.email})
         )
