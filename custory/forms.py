@@ -1,5 +1,7 @@
 from django import forms
 
+from custory.models import Role
+
 
 class WorkspaceForm(forms.Form):
     name = forms.CharField(max_length=100, strip=True)
@@ -9,3 +11,48 @@ class WorkspaceForm(forms.Form):
         if not name:
             raise forms.ValidationError("Give the workspace a name.")
         return name
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(max_length=254)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.MEMBER)
+
+    def clean_email(self):
+        return self.cleaned_data["email"].lower()
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+# The audit filter's value for events no person caused (jobs, webhooks).
+SYSTEM_ACTOR = "system"
+
+
+class AuditFilterForm(forms.Form):
+    """The audit page's filters; choices come from what the workspace's log holds."""
+
+    action = forms.ChoiceField(required=False)
+    actor = forms.ChoiceField(required=False)
+    date_from = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, actions: list[str], actors: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", "Any action"), *[(a, a) for a in actions]]
+        self.fields["actor"].choices = [
+            ("", "Anyone"),
+            *[(a, a) for a in actors if a],
+            *([(SYSTEM_ACTOR, "system")] if "" in actors else []),
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        date_from, date_to = cleaned.get("date_from"), cleaned.get("date_to")
+        if date_from and date_to and date_from > date_to:
+            self.add_error("date_to", "“To” must be on or after “From”.")
+        return cleaned

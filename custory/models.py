@@ -1,11 +1,12 @@
 """The workspace core: users, workspaces, memberships with roles, invitations and the audit log."""
 
-import uuid
 from datetime import timedelta
+from uuid import uuid4
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
+from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
@@ -89,6 +90,7 @@ class MembershipQuerySet(models.QuerySet):
 
 
 class Membership(models.Model):
+    uuid = models.UUIDField(default=uuid4, unique=True, editable=False)
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
@@ -122,12 +124,19 @@ class Membership(models.Model):
 
 
 class InvitationQuerySet(models.QuerySet):
+    def open(self):
+        """Neither accepted nor canceled; an expired one can still be resent or canceled."""
+        return self.filter(accepted_at__isnull=True, canceled_at__isnull=True)
+
     def pending(self):
-        return self.filter(
-            accepted_at__isnull=True,
-            canceled_at__isnull=True,
-            expires_at__gt=timezone.now(),
-        )
+        return self.open().filter(expires_at__gt=timezone.now())
+
+
+class InvitationState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    EXPIRED = "expired", "Expired"
+    ACCEPTED = "accepted", "Accepted"
+    CANCELED = "canceled", "Canceled"
 
 
 def _invitation_expiry():
@@ -137,10 +146,11 @@ def _invitation_expiry():
 class Invitation(models.Model):
     """A single-use invitation for an email address to join a workspace with a role."""
 
+    uuid = models.UUIDField(default=uuid4, unique=True, editable=False)
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
     email = models.EmailField()
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
-    token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    token = models.UUIDField(default=uuid4, unique=True, editable=False)
     invited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
@@ -156,6 +166,18 @@ class Invitation(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # One open invitation per address and workspace: a second invite is a resend.
+            models.UniqueConstraint(
+                Lower("email"),
+                "workspace",
+                condition=models.Q(accepted_at__isnull=True, canceled_at__isnull=True),
+                name="custory_invitation_one_open_per_email",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(role__in=Role.values), name="custory_invitation_role_valid"
+            ),
+        ]
 
     def __str__(self):
         return f"Invitation of {self.email} to {self.workspace}"
@@ -164,12 +186,18 @@ class Invitation(models.Model):
         return reverse("invitation_accept", kwargs={"token": self.token})
 
     @property
+    def state(self) -> str:
+        if self.accepted_at is not None:
+            return InvitationState.ACCEPTED
+        if self.canceled_at is not None:
+            return InvitationState.CANCELED
+        if self.expires_at <= timezone.now():
+            return InvitationState.EXPIRED
+        return InvitationState.PENDING
+
+    @property
     def is_pending(self) -> bool:
-        return (
-            self.accepted_at is None
-            and self.canceled_at is None
-            and self.expires_at > timezone.now()
-        )
+        return self.state == InvitationState.PENDING
 
 
 class AuditEventQuerySet(models.QuerySet):

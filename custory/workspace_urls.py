@@ -6,6 +6,20 @@ app_name = "workspace"
 
 urlpatterns = [
     path("", views.settings_index, name="settings"),
+    path("leave/", views.workspace_leave, name="leave"),
     path("members/", views.members, name="members"),
+    path("members/invite/", views.member_invite, name="member_invite"),
+    path("members/<uuid:membership>/role/", views.member_role, name="member_role"),
+    path("members/<uuid:membership>/remove/", views.member_remove, name="member_remove"),
+    path(
+        "invitations/<uuid:invitation>/resend/",
+        views.invitation_resend,
+        name="invitation_resend",
+    ),
+    path(
+        "invitations/<uuid:invitation>/cancel/",
+        views.invitation_cancel,
+        name="invitation_cancel",
+    ),
     path("audit/", views.audit_log, name="audit"),
 ]
