@@ -372,9 +372,21 @@ class HistoryImport(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # Starting an import while one runs is refused by the database, not a check.
+            models.UniqueConstraint(
+                fields=["connection"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="billing_import_one_running_per_connection",
+            ),
+        ]
 
     def __str__(self):
         return f"Import {self.pk} ({self.status})"
+
+    @property
+    def is_running(self) -> bool:
+        return self.status in {ImportStatus.QUEUED, ImportStatus.RUNNING}
 
 
 # Stripe keeps events for 30 days; the import can reach no further back.
