@@ -4,14 +4,17 @@ Admins only; everyone else gets 404 from workspace_view. Each POST calls one ser
 billing.connections and answers with a redirect, or the same page with the form's errors (400).
 """
 
+from collections.abc import Callable
+from functools import wraps
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Max, Prefetch
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
 from billing import connections, crypto
@@ -51,11 +54,27 @@ def _connection(request: HttpRequest, uuid) -> StripeConnection:
     return get_object_for_member(request, queryset, uuid=uuid)
 
 
+def connection_action(view: Callable) -> Callable:
+    """Load the URL's connection (404 if not this workspace's) before looking at the method.
+
+    A GET on an action URL (a reload after a form error, say) leads back to the connection page.
+    """
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, connection, *args, **kwargs):
+        connection = _connection(request, connection)
+        if request.method != "POST":
+            return _back(request, connection)
+        return view(request, connection, *args, **kwargs)
+
+    return wrapped
+
+
 @workspace_view(role=Role.ADMIN)
 @sensitive_post_parameters("webhook_secret", "api_key")
 @require_http_methods(["GET", "POST"])
 def stripe_settings(request: HttpRequest) -> HttpResponse:
-    form = ConnectForm(request.POST or None)
+    form = ConnectForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
         if not crypto.encryption_configured():
@@ -108,9 +127,11 @@ def _render_detail(
 
 
 @workspace_view(role=Role.ADMIN)
-@require_http_methods(["GET"])
 def connection_detail(request: HttpRequest, connection) -> HttpResponse:
-    return _render_detail(request, _connection(request, connection))
+    connection = _connection(request, connection)
+    if request.method != "GET":
+        return HttpResponseNotAllowed(["GET"])
+    return _render_detail(request, connection)
 
 
 def _back(request: HttpRequest, connection: StripeConnection, anchor: str = "") -> HttpResponse:
@@ -126,9 +147,8 @@ def _refused(request: HttpRequest, connection, error: ValidationError, anchor: s
 
 @workspace_view(role=Role.ADMIN)
 @sensitive_post_parameters("webhook_secret")
-@require_POST
-def secret_add(request: HttpRequest, connection) -> HttpResponse:
-    connection = _connection(request, connection)
+@connection_action
+def secret_add(request: HttpRequest, connection: StripeConnection) -> HttpResponse:
     form = SecretAddForm(request.POST)
     if form.is_valid():
         try:
@@ -152,9 +172,8 @@ def secret_add(request: HttpRequest, connection) -> HttpResponse:
 
 
 @workspace_view(role=Role.ADMIN)
-@require_POST
-def secret_retire(request: HttpRequest, connection) -> HttpResponse:
-    connection = _connection(request, connection)
+@connection_action
+def secret_retire(request: HttpRequest, connection: StripeConnection) -> HttpResponse:
     try:
         secret_id = int(request.POST.get("secret", ""))
     except ValueError:
@@ -171,9 +190,8 @@ def secret_retire(request: HttpRequest, connection) -> HttpResponse:
 
 @workspace_view(role=Role.ADMIN)
 @sensitive_post_parameters("api_key")
-@require_POST
-def key_replace(request: HttpRequest, connection) -> HttpResponse:
-    connection = _connection(request, connection)
+@connection_action
+def key_replace(request: HttpRequest, connection: StripeConnection) -> HttpResponse:
     form = KeyReplaceForm(request.POST)
     if form.is_valid():
         try:
@@ -195,9 +213,8 @@ def key_replace(request: HttpRequest, connection) -> HttpResponse:
 
 
 @workspace_view(role=Role.ADMIN)
-@require_POST
-def key_verify(request: HttpRequest, connection) -> HttpResponse:
-    connection = _connection(request, connection)
+@connection_action
+def key_verify(request: HttpRequest, connection: StripeConnection) -> HttpResponse:
     try:
         connection = connections.connection_verify_key(connection=connection, actor=request.user)
     except ValidationError as error:
@@ -209,9 +226,8 @@ def key_verify(request: HttpRequest, connection) -> HttpResponse:
 
 
 @workspace_view(role=Role.ADMIN)
-@require_POST
-def endpoint_create(request: HttpRequest, connection) -> HttpResponse:
-    connection = _connection(request, connection)
+@connection_action
+def endpoint_create(request: HttpRequest, connection: StripeConnection) -> HttpResponse:
     try:
         added = connections.connection_create_endpoint(connection=connection, actor=request.user)
     except ValidationError as error:
@@ -241,9 +257,8 @@ def history_import(request: HttpRequest, connection) -> HttpResponse:
 
 
 @workspace_view(role=Role.ADMIN)
-@require_POST
-def history_import_cancel(request: HttpRequest, connection) -> HttpResponse:
-    connection = _connection(request, connection)
+@connection_action
+def history_import_cancel(request: HttpRequest, connection: StripeConnection) -> HttpResponse:
     running = HistoryImport.objects.filter(connection=connection).first()
     if running is not None and connections.history_import_cancel(
         history_import=running, actor=request.user
@@ -258,7 +273,7 @@ def history_import_cancel(request: HttpRequest, connection) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def connection_revoke(request: HttpRequest, connection) -> HttpResponse:
     connection = _connection(request, connection)
-    form = RevokeForm(request.POST or None)
+    form = RevokeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         delete_data = form.cleaned_data["data"] == RevokeForm.DELETE
         try:
