@@ -59,6 +59,8 @@ OPTIONAL_PERMISSION = Permission(
     "only if you want Custory to create the webhook endpoint for you; leave it off otherwise",
 )
 
+IMPORT_JOB = "billing.jobs_import.history_import_run"
+
 # Stripe keys are about 110 characters and signing secrets under 80; anything longer is a mistake.
 MAX_SECRET_LENGTH = 255
 MAX_LABEL_LENGTH = 100
@@ -674,7 +676,7 @@ def history_import_start(*, connection: StripeConnection, actor) -> HistoryImpor
             )
             transaction.on_commit(
                 lambda: async_task(
-                    "billing.jobs_import.history_import_run",
+                    IMPORT_JOB,
                     history_import.pk,
                     task_name=f"history-import-{history_import.pk}",
                 )

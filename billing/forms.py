@@ -89,7 +89,11 @@ class RevokeForm(forms.Form):
     data = forms.ChoiceField(
         label="What happens to the data that came from this connection?",
         choices=[
-            (KEEP, "Keep it: events, customers and signals stay visible, marked as revoked."),
+            (
+                KEEP,
+                "Keep it: the events, customers and signals already received stay on the "
+                "journey board, in reports and on tasks. Nothing new arrives.",
+            ),
             (
                 DELETE,
                 "Delete it: remove this connection's events, customers, subscriptions and "

@@ -2,6 +2,7 @@
 
 import logging
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -19,6 +20,8 @@ from billing.models import (
 )
 
 logger = logging.getLogger(__name__)
+
+JOB = "billing.jobs_import.history_import_run"
 
 
 def _type_batches() -> list[list[str]]:
@@ -62,8 +65,31 @@ def _finish(import_id: int, status: str, error: str = "") -> None:
     )
 
 
+def _parse_cursor(cursor: str) -> tuple[int, str | None]:
+    """The cursor is "<batch index>:<last event id of the stored page>", empty at the start."""
+    if not cursor:
+        return 0, None
+    batch, _, after = cursor.partition(":")
+    return int(batch), after or None
+
+
+def _hand_over(import_id: int) -> None:
+    """Queue the rest of the import as a fresh job, unless it was stopped meanwhile."""
+    from django_q.tasks import async_task
+
+    requeued = HistoryImport.objects.filter(pk=import_id, status=ImportStatus.RUNNING).update(
+        status=ImportStatus.QUEUED
+    )
+    if requeued:
+        async_task(JOB, import_id, task_name=f"history-import-{import_id}")
+
+
 def history_import_run(import_id: int) -> None:
-    """Page through /v1/events (newest first) and store each page; stop when told to."""
+    """Page through /v1/events (newest first) and store each page; stop when told to.
+
+    One job reads at most CUSTORY_IMPORT_PAGES_PER_JOB pages, then queues the rest as a new job,
+    so no job outlives the cluster's timeout however long the history is.
+    """
     claimed = HistoryImport.objects.filter(pk=import_id, status=ImportStatus.QUEUED).update(
         status=ImportStatus.RUNNING
     )
@@ -81,25 +107,30 @@ def history_import_run(import_id: int) -> None:
         _finish(import_id, ImportStatus.FAILED, "This connection has no usable API key.")
         return
     created_gte = int(history_import.since.timestamp())
+    batches = _type_batches()
+    batch, starting_after = _parse_cursor(history_import.cursor)
+    pages_left = getattr(settings, "CUSTORY_IMPORT_PAGES_PER_JOB", 20)
     try:
-        for batch_number, types in enumerate(_type_batches(), start=1):
-            starting_after = None
-            while True:
-                if _running(import_id) is None:
-                    return
-                page = stripe_api.events_page(
-                    api_key=api_key,
-                    types=types,
-                    created_gte=created_gte,
-                    starting_after=starting_after,
-                )
-                if page.events:
-                    starting_after = page.events[-1]["id"]
-                cursor = f"{batch_number}:{starting_after or ''}"
-                if not _store_page(import_id, connection.pk, page.events, cursor):
-                    return
-                if not page.has_more or not page.events:
-                    break
+        while batch < len(batches):
+            if _running(import_id) is None:
+                return
+            if pages_left == 0:
+                _hand_over(import_id)
+                return
+            page = stripe_api.events_page(
+                api_key=api_key,
+                types=batches[batch],
+                created_gte=created_gte,
+                starting_after=starting_after,
+            )
+            pages_left -= 1
+            if page.has_more and page.events:
+                starting_after = page.events[-1]["id"]
+            else:
+                batch, starting_after = batch + 1, None
+            cursor = f"{batch}:{starting_after or ''}"
+            if not _store_page(import_id, connection.pk, page.events, cursor):
+                return
     except stripe_api.StripeAPIError as error:
         logger.warning("History import %s stopped: %s", import_id, error.kind)
         _finish(import_id, ImportStatus.FAILED, error.message)

@@ -7,10 +7,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connections as db_connections
 from django.utils import timezone
+from django_q.models import Success
 
 from billing import connections
 from billing.event_types import PROCESSED_EVENT_TYPES
-from billing.jobs_import import history_import_run
+from billing.jobs_import import JOB, history_import_run
 from billing.models import (
     EventSource,
     EventStatus,
@@ -76,6 +77,23 @@ def test_an_import_pages_through_every_processed_type_of_the_last_30_days(
     assert "starting_after" not in dict(requests[2].params)  # a new batch starts from the top
     since = int(history_import.since.timestamp())
     assert all(dict(r.params)["created[gte]"] == str(since) for r in requests)
+
+
+@pytest.mark.django_db
+def test_a_long_history_is_read_by_a_chain_of_short_jobs(
+    keyed_connection, admin, fake_stripe, settings, django_capture_on_commit_callbacks
+):
+    settings.CUSTORY_IMPORT_PAGES_PER_JOB = 1
+    _events(fake_stripe, "invoice.payment_failed", 120)
+    _events(fake_stripe, "payment_intent.payment_failed", 5)
+
+    history_import = _start(keyed_connection, admin, django_capture_on_commit_callbacks)
+
+    assert history_import.status == ImportStatus.DONE
+    assert (history_import.events_seen, history_import.events_stored) == (125, 125)
+    assert history_import.cursor == "2:"
+    assert len(fake_stripe.requests_to("/v1/events")) == 3
+    assert Success.objects.filter(func=JOB).count() == 3
 
 
 @pytest.mark.django_db
