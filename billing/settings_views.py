@@ -98,7 +98,7 @@ def stripe_settings(request: HttpRequest) -> HttpResponse:
                     f"Connected “{connection.label}”. Last step: add the webhook URL below to "
                     "Stripe, if you have not yet.",
                 )
-                return _back(request, connection)
+                return _back(request, connection, "webhook")
         status = 400 if status == 200 else status
     connection_list = (
         StripeConnection.objects.for_workspace(request.workspace)

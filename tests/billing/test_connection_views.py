@@ -110,7 +110,7 @@ def test_connecting_leads_to_the_webhook_url_and_never_shows_the_secret(
         follow=True,
     )
     connection = StripeConnection.objects.get()
-    assert response.redirect_chain[0][0] == _url("connection_detail", connection)
+    assert response.redirect_chain[0][0] == _url("connection_detail", connection) + "#webhook"
     html = response.content.decode()
     assert connection.webhook_url() in html
     assert f"http://localhost:8000/hooks/stripe/{connection.uuid}/" in html
