@@ -295,6 +295,7 @@ def test_importing_history_from_the_page_and_polling_its_progress(
     assert 'id="import-panel"' in html
     assert "3 events read" in html
     assert "every 2s" not in html
+    assert "Import last 30 days" in html  # the finished poll offers the next import
     assert fragment["Vary"] and "HX-Request" in fragment["Vary"]
 
 
@@ -308,6 +309,7 @@ def test_a_running_import_polls_every_two_seconds(client_for, connection, admin)
     client = client_for(admin)
     html = client.get(_url("history_import", connection), HTTP_HX_REQUEST="true").content.decode()
     assert 'hx-trigger="every 2s"' in html
+    assert "Import last 30 days" not in html
     assert f'href="{_url("history_import", connection)}"' in html
     client.post(_url("history_import_cancel", connection))
     assert HistoryImport.objects.get().status == ImportStatus.CANCELED
