@@ -242,9 +242,22 @@ def _verify(api_key: str) -> stripe_api.AccountInfo:
     return account
 
 
+def _already_connected(account_id: str, livemode: bool, label: str = "") -> ValidationError:
+    named = f" as “{label}”" if label else ""
+    return ValidationError(
+        {
+            "api_key": f"Stripe account {account_id} is already connected in "
+            f"{_mode_name(livemode)} mode{named}. Rotate that connection's secret or key "
+            "instead of connecting it twice."
+        },
+        code="duplicate",
+    )
+
+
 def _check_not_connected_twice(
     *, workspace: Workspace, account_id: str, livemode: bool, exclude_pk: int | None = None
 ) -> None:
+    # A friendly early refusal; billing_connection_one_active_per_account guarantees it.
     if not account_id:
         return
     twin = (
@@ -255,14 +268,7 @@ def _check_not_connected_twice(
         .first()
     )
     if twin is not None:
-        raise ValidationError(
-            {
-                "api_key": f"Stripe account {account_id} is already connected in "
-                f"{_mode_name(livemode)} mode as “{twin.label}”. Rotate that connection's "
-                "secret or key instead of connecting it twice."
-            },
-            code="duplicate",
-        )
+        raise _already_connected(account_id, livemode, twin.label)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -325,44 +331,66 @@ def connection_create(
         livemode = key_livemode(key) if key else False
     check_mode(livemode=livemode, api_key=key, label=label)
     account = _verify(key) if key else None
-
-    with transaction.atomic():
-        if account is not None:
-            _check_not_connected_twice(
-                workspace=workspace, account_id=account.id, livemode=livemode
-            )
-        now = timezone.now()
-        connection = StripeConnection.objects.create(
-            workspace=workspace,
-            label=label or f"Stripe {_mode_name(livemode)}",
-            livemode=livemode,
-            account_id=account.id if account else "",
-            account_name=account.name if account else "",
-            api_key_encrypted=crypto.encrypt(key) if key else "",
-            api_key_hint=crypto.mask(key) if key else "",
-            api_key_verified_at=now if key else None,
-            tracked_event_types=list(PROCESSED_EVENT_TYPES),
-            connected_by=_user(actor),
-            connected_at=now,
-        )
-        WebhookSecret.objects.create(
-            connection=connection,
-            secret_encrypted=crypto.encrypt(secret),
-            hint=crypto.mask(secret),
-            created_at=now,
-        )
-        audit_record(
+    try:
+        return _connection_insert(
             workspace=workspace,
             actor=actor,
-            action="stripe.connect",
-            target=connection,
-            data={
-                "mode": _mode_name(livemode),
-                "account_id": connection.account_id,
-                "webhook_secret": crypto.mask(secret),
-                "api_key": connection.api_key_hint,
-            },
+            secret=secret,
+            key=key,
+            label=label,
+            livemode=livemode,
+            account=account,
         )
+    except IntegrityError:
+        raise _already_connected(account.id if account else "", livemode) from None
+
+
+@sensitive_variables("secret", "key")
+@transaction.atomic
+def _connection_insert(
+    *,
+    workspace: Workspace,
+    actor,
+    secret: str,
+    key: str,
+    label: str,
+    livemode: bool,
+    account: stripe_api.AccountInfo | None,
+) -> StripeConnection:
+    if account is not None:
+        _check_not_connected_twice(workspace=workspace, account_id=account.id, livemode=livemode)
+    now = timezone.now()
+    connection = StripeConnection.objects.create(
+        workspace=workspace,
+        label=label or f"Stripe {_mode_name(livemode)}",
+        livemode=livemode,
+        account_id=account.id if account else "",
+        account_name=account.name if account else "",
+        api_key_encrypted=crypto.encrypt(key) if key else "",
+        api_key_hint=crypto.mask(key) if key else "",
+        api_key_verified_at=now if key else None,
+        tracked_event_types=list(PROCESSED_EVENT_TYPES),
+        connected_by=_user(actor),
+        connected_at=now,
+    )
+    WebhookSecret.objects.create(
+        connection=connection,
+        secret_encrypted=crypto.encrypt(secret),
+        hint=crypto.mask(secret),
+        created_at=now,
+    )
+    audit_record(
+        workspace=workspace,
+        actor=actor,
+        action="stripe.connect",
+        target=connection,
+        data={
+            "mode": _mode_name(livemode),
+            "account_id": connection.account_id,
+            "webhook_secret": crypto.mask(secret),
+            "api_key": connection.api_key_hint,
+        },
+    )
     return connection
 
 
@@ -475,36 +503,46 @@ def api_key_replace(*, connection: StripeConnection, actor, api_key: str) -> Str
             },
             code="other_account",
         )
-    with transaction.atomic():
-        connection = _locked(connection)
-        _check_not_connected_twice(
-            workspace=connection.workspace,
-            account_id=account.id,
-            livemode=connection.livemode,
-            exclude_pk=connection.pk,
-        )
-        old_hint = connection.api_key_hint
-        connection.api_key_encrypted = crypto.encrypt(key)
-        connection.api_key_hint = crypto.mask(key)
-        connection.api_key_verified_at = timezone.now()
-        connection.account_id = account.id
-        connection.account_name = account.name
-        connection.save(
-            update_fields=[
-                "api_key_encrypted",
-                "api_key_hint",
-                "api_key_verified_at",
-                "account_id",
-                "account_name",
-            ]
-        )
-        audit_record(
-            workspace=connection.workspace,
-            actor=actor,
-            action="stripe.key_replace",
-            target=connection,
-            data={"old_api_key": old_hint, "api_key": connection.api_key_hint},
-        )
+    try:
+        return _key_store(connection=connection, actor=actor, key=key, account=account)
+    except IntegrityError:
+        raise _already_connected(account.id, connection.livemode) from None
+
+
+@sensitive_variables("key")
+@transaction.atomic
+def _key_store(
+    *, connection: StripeConnection, actor, key: str, account: stripe_api.AccountInfo
+) -> StripeConnection:
+    connection = _locked(connection)
+    _check_not_connected_twice(
+        workspace=connection.workspace,
+        account_id=account.id,
+        livemode=connection.livemode,
+        exclude_pk=connection.pk,
+    )
+    old_hint = connection.api_key_hint
+    connection.api_key_encrypted = crypto.encrypt(key)
+    connection.api_key_hint = crypto.mask(key)
+    connection.api_key_verified_at = timezone.now()
+    connection.account_id = account.id
+    connection.account_name = account.name
+    connection.save(
+        update_fields=[
+            "api_key_encrypted",
+            "api_key_hint",
+            "api_key_verified_at",
+            "account_id",
+            "account_name",
+        ]
+    )
+    audit_record(
+        workspace=connection.workspace,
+        actor=actor,
+        action="stripe.key_replace",
+        target=connection,
+        data={"old_api_key": old_hint, "api_key": connection.api_key_hint},
+    )
     return connection
 
 

@@ -62,6 +62,12 @@ class StripeConnection(models.Model):
                 condition=models.Q(status__in=ConnectionStatus.values),
                 name="billing_connection_status_valid",
             ),
+            # One active connection per Stripe account and mode in a workspace.
+            models.UniqueConstraint(
+                fields=["workspace", "account_id", "livemode"],
+                condition=models.Q(status="active") & ~models.Q(account_id=""),
+                name="billing_connection_one_active_per_account",
+            ),
         ]
 
     def __str__(self):

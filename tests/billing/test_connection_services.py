@@ -5,12 +5,14 @@ import json
 import pytest
 import stripe
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.db import connection as db
 
 from billing import connections, crypto
 from billing.event_types import PROCESSED_EVENT_TYPES
-from billing.models import StripeConnection, WebhookSecret
+from billing.models import ConnectionStatus, StripeConnection, WebhookSecret
 from custory.models import AuditEvent
+from tests.factories import StripeConnectionFactory
 from tests.stripe_fake import (
     RK_LIVE,
     RK_TEST,
@@ -348,3 +350,15 @@ def test_no_secret_reaches_the_logs(workspace, admin, fake_stripe, caplog):
     _connect(workspace, admin, api_key=RK_TEST)
     assert RK_TEST not in caplog.text
     assert WHSEC_OLD not in caplog.text
+
+
+def test_the_database_refuses_two_active_connections_to_one_account_and_mode(workspace):
+    StripeConnectionFactory(workspace=workspace, account_id="acct_1Acme", livemode=False)
+    StripeConnectionFactory(workspace=workspace, account_id="acct_1Acme", livemode=True)
+    StripeConnectionFactory(
+        workspace=workspace, account_id="acct_1Acme", status=ConnectionStatus.REVOKED
+    )
+    StripeConnectionFactory(workspace=workspace, account_id="")
+    StripeConnectionFactory(workspace=workspace, account_id="")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        StripeConnectionFactory(workspace=workspace, account_id="acct_1Acme", livemode=False)
