@@ -6,6 +6,7 @@ Secrets are encrypted before they touch the database and only their masked hint 
 or audited. Bad input raises ValidationError (a dict keyed by form field where one applies).
 """
 
+import logging
 import re
 from dataclasses import dataclass
 
@@ -32,6 +33,8 @@ from billing.models import (
 )
 from custory.audit import audit_record
 from custory.models import Workspace
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -279,10 +282,18 @@ def webhook_secrets_active(*, connection: StripeConnection) -> list[str]:
     """The signing secrets that verify this connection's webhooks, decrypted, oldest first."""
     if connection.status != ConnectionStatus.ACTIVE:
         return []
-    return [
-        crypto.decrypt(secret.secret_encrypted)
-        for secret in connection.webhook_secrets.filter(retired_at__isnull=True)
-    ]
+    secrets = []
+    for secret in connection.webhook_secrets.filter(retired_at__isnull=True):
+        try:
+            secrets.append(crypto.decrypt(secret.secret_encrypted))
+        except crypto.InvalidToken:
+            # A key was dropped from CUSTORY_ENCRYPTION_KEYS too early; say which secret, not more.
+            logger.error(
+                "Signing secret %s of connection %s cannot be decrypted with the configured keys.",
+                secret.hint,
+                connection.uuid,
+            )
+    return secrets
 
 
 def api_key_for(connection: StripeConnection) -> str:

@@ -29,6 +29,12 @@ ENCRYPTION_MISSING = (
     "secrets. The operator must set CUSTORY_ENCRYPTION_KEYS (see the README) and restart."
 )
 
+UNDECRYPTABLE = (
+    "Custory cannot decrypt this connection's stored secrets: the encryption key they were saved "
+    "with is no longer in CUSTORY_ENCRYPTION_KEYS. The operator must add it back (and then run "
+    "`manage.py encryption_rotate`)."
+)
+
 _active_secrets = Prefetch(
     "webhook_secrets",
     queryset=WebhookSecret.objects.filter(retired_at__isnull=True),
@@ -65,7 +71,13 @@ def connection_action(view: Callable) -> Callable:
         connection = _connection(request, connection)
         if request.method != "POST":
             return _back(request, connection)
-        return view(request, connection, *args, **kwargs)
+        try:
+            return view(request, connection, *args, **kwargs)
+        except crypto.EncryptionNotConfigured:
+            messages.error(request, ENCRYPTION_MISSING)
+        except crypto.InvalidToken:
+            messages.error(request, UNDECRYPTABLE)
+        return _back(request, connection)
 
     return wrapped
 

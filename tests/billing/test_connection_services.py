@@ -4,6 +4,7 @@ import json
 
 import pytest
 import stripe
+from cryptography.fernet import Fernet
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db import connection as db
@@ -362,3 +363,14 @@ def test_the_database_refuses_two_active_connections_to_one_account_and_mode(wor
     StripeConnectionFactory(workspace=workspace, account_id="")
     with pytest.raises(IntegrityError), transaction.atomic():
         StripeConnectionFactory(workspace=workspace, account_id="acct_1Acme", livemode=False)
+
+
+def test_a_secret_no_key_decrypts_is_skipped_and_logged_without_its_value(workspace, admin, caplog):
+    connection = _connect(workspace, admin)
+    connections.webhook_secret_add(connection=connection, actor=admin, webhook_secret=WHSEC_NEW)
+    stray = connection.webhook_secrets.get(hint="whsec_…AbCd")
+    stray.secret_encrypted = Fernet(Fernet.generate_key()).encrypt(WHSEC_OLD.encode()).decode()
+    stray.save()
+    assert connections.webhook_secrets_active(connection=connection) == [WHSEC_NEW]
+    assert "whsec_…AbCd" in caplog.text
+    assert WHSEC_OLD not in caplog.text

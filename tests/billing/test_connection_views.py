@@ -1,6 +1,7 @@
 """The Stripe settings pages, as an admin uses them, and as nobody else can."""
 
 import pytest
+from cryptography.fernet import Fernet
 from django.urls import reverse
 
 from billing import connections, crypto
@@ -351,3 +352,33 @@ def test_revoking_with_purge_through_the_page(client, client_for, connection, ad
     detail = client.get(_url("connection_detail", connection)).content.decode()
     assert "This connection is revoked" in detail
     assert "Add secret" not in detail
+
+
+def test_without_encryption_keys_connection_actions_explain_instead_of_failing(
+    client_for, connection, admin, settings
+):
+    settings.CUSTORY_ENCRYPTION_KEYS = []
+    crypto._fernet.cache_clear()
+    client = client_for(admin)
+    try:
+        detail = client.get(_url("connection_detail", connection)).content.decode()
+        assert "CUSTORY_ENCRYPTION_KEYS" in detail
+        response = client.post(
+            _url("secret_add", connection), {"webhook_secret": WHSEC_NEW}, follow=True
+        )
+        assert response.status_code == 200
+        assert "has no encryption key" in response.content.decode()
+    finally:
+        crypto._fernet.cache_clear()
+    assert connection.webhook_secrets.count() == 1
+
+
+def test_a_secret_no_configured_key_decrypts_is_explained(
+    client_for, connection, admin, settings, fake_stripe
+):
+    connection.api_key_encrypted = Fernet(Fernet.generate_key()).encrypt(RK_TEST.encode()).decode()
+    connection.api_key_hint = "rk_test_…9xQz"
+    connection.save()
+    response = client_for(admin).post(_url("key_verify", connection), follow=True)
+    assert "cannot decrypt" in response.content.decode()
+    assert fake_stripe.requests == []
