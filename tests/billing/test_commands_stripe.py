@@ -154,3 +154,14 @@ def test_encryption_rotate_changes_nothing_when_a_key_is_missing(workspace, admi
     finally:
         crypto._fernet.cache_clear()
     assert connection.webhook_secrets.get().secret_encrypted == before
+
+
+def test_stripe_connect_without_encryption_keys_says_what_to_set(workspace, settings):
+    settings.CUSTORY_ENCRYPTION_KEYS = []
+    crypto._fernet.cache_clear()
+    try:
+        with pytest.raises(CommandError, match="CUSTORY_ENCRYPTION_KEYS is not set"):
+            _run("stripe_connect", workspace.slug, "--webhook-secret", WHSEC_OLD)
+    finally:
+        crypto._fernet.cache_clear()
+    assert not StripeConnection.objects.exists()

@@ -64,7 +64,7 @@ def _all_urls(connection):
     return [_list_url(connection.workspace)] + [_url(n, connection) for n in CONNECTION_URLS]
 
 
-@pytest.mark.parametrize("who", ["member", "support", "outsider"])
+@pytest.mark.parametrize("who", ["member", "support", "outsider", "stranger"])
 def test_it_checks_role_on_every_stripe_settings_url(request, client_for, connection, who):
     client = client_for(request.getfixturevalue(who))
     for url in _all_urls(connection):
@@ -382,3 +382,15 @@ def test_a_secret_no_configured_key_decrypts_is_explained(
     response = client_for(admin).post(_url("key_verify", connection), follow=True)
     assert "cannot decrypt" in response.content.decode()
     assert fake_stripe.requests == []
+
+
+def test_the_connection_page_costs_a_fixed_number_of_queries(
+    client_for, connection, admin, django_assert_max_num_queries
+):
+    connections.webhook_secret_add(connection=connection, actor=admin, webhook_secret=WHSEC_NEW)
+    HistoryImport.objects.create(workspace=connection.workspace, connection=connection)
+    client = client_for(admin)
+    with django_assert_max_num_queries(8):
+        response = client.get(_url("connection_detail", connection))
+    assert response.status_code == 200
+    assert "whsec_…WxYz" in response.content.decode()
