@@ -8,7 +8,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from billing import crypto, stripe_api
-from billing.connections import api_key_for
+from billing.connections import IMPORT_JOB, api_key_for
 from billing.event_types import PROCESSED_EVENT_TYPES
 from billing.ingest import events_store
 from billing.models import (
@@ -21,7 +21,7 @@ from billing.models import (
 
 logger = logging.getLogger(__name__)
 
-JOB = "billing.jobs_import.history_import_run"
+JOB = IMPORT_JOB
 
 
 def _type_batches() -> list[list[str]]:
