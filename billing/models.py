@@ -62,6 +62,12 @@ class StripeConnection(models.Model):
                 condition=models.Q(status__in=ConnectionStatus.values),
                 name="billing_connection_status_valid",
             ),
+            # One active connection per Stripe account and mode in a workspace.
+            models.UniqueConstraint(
+                fields=["workspace", "account_id", "livemode"],
+                condition=models.Q(status="active") & ~models.Q(account_id=""),
+                name="billing_connection_one_active_per_account",
+            ),
         ]
 
     def __str__(self):
@@ -372,9 +378,21 @@ class HistoryImport(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # Starting an import while one runs is refused by the database, not a check.
+            models.UniqueConstraint(
+                fields=["connection"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="billing_import_one_running_per_connection",
+            ),
+        ]
 
     def __str__(self):
         return f"Import {self.pk} ({self.status})"
+
+    @property
+    def is_running(self) -> bool:
+        return self.status in {ImportStatus.QUEUED, ImportStatus.RUNNING}
 
 
 # Stripe keeps events for 30 days; the import can reach no further back.

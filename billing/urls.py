@@ -15,6 +15,47 @@ dashboard_urlpatterns = [
 # Connecting, rotating and revoking Stripe; history import.
 connection_urlpatterns = [
     path("settings/stripe/", settings_views.stripe_settings, name="stripe_settings"),
+    path(
+        "settings/stripe/<uuid:connection>/",
+        settings_views.connection_detail,
+        name="connection_detail",
+    ),
+    path(
+        "settings/stripe/<uuid:connection>/secrets/",
+        settings_views.secret_add,
+        name="secret_add",
+    ),
+    path(
+        "settings/stripe/<uuid:connection>/secrets/retire/",
+        settings_views.secret_retire,
+        name="secret_retire",
+    ),
+    path("settings/stripe/<uuid:connection>/key/", settings_views.key_replace, name="key_replace"),
+    path(
+        "settings/stripe/<uuid:connection>/key/verify/",
+        settings_views.key_verify,
+        name="key_verify",
+    ),
+    path(
+        "settings/stripe/<uuid:connection>/endpoint/",
+        settings_views.endpoint_create,
+        name="endpoint_create",
+    ),
+    path(
+        "settings/stripe/<uuid:connection>/import/",
+        settings_views.history_import,
+        name="history_import",
+    ),
+    path(
+        "settings/stripe/<uuid:connection>/import/cancel/",
+        settings_views.history_import_cancel,
+        name="history_import_cancel",
+    ),
+    path(
+        "settings/stripe/<uuid:connection>/revoke/",
+        settings_views.connection_revoke,
+        name="connection_revoke",
+    ),
 ]
 
 # The event log and ingestion health.

@@ -1,0 +1,204 @@
+"""The history import job against the fake Stripe API: paging, progress, errors, revocation."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connections as db_connections
+from django.utils import timezone
+from django_q.models import Success
+
+from billing import connections
+from billing.event_types import PROCESSED_EVENT_TYPES
+from billing.jobs_import import JOB, history_import_run
+from billing.models import (
+    EventSource,
+    EventStatus,
+    HistoryImport,
+    ImportStatus,
+    StripeConnection,
+    StripeEvent,
+)
+from tests.stripe_fake import RK_TEST, WHSEC_OLD, serve_fake_stripe
+
+
+@pytest.fixture
+def fake_stripe(settings):
+    yield from serve_fake_stripe(settings)
+
+
+@pytest.fixture
+def keyed_connection(workspace, admin, fake_stripe):
+    fake_stripe.add_key(RK_TEST)
+    return connections.connection_create(
+        workspace=workspace, actor=admin, webhook_secret=WHSEC_OLD, api_key=RK_TEST
+    )
+
+
+def _events(fake_stripe, type, count, *, age=timedelta(hours=1)):
+    created = int((timezone.now() - age).timestamp())
+    return [fake_stripe.add_event(type=type, created=created - n) for n in range(count)]
+
+
+def _start(connection, admin, capture):
+    with capture(execute=True):
+        history_import = connections.history_import_start(connection=connection, actor=admin)
+    history_import.refresh_from_db()
+    return history_import
+
+
+@pytest.mark.django_db
+def test_an_import_pages_through_every_processed_type_of_the_last_30_days(
+    keyed_connection, admin, fake_stripe, django_capture_on_commit_callbacks
+):
+    _events(fake_stripe, "invoice.payment_failed", 120)
+    _events(fake_stripe, "payment_intent.payment_failed", 5)
+    _events(fake_stripe, "product.created", 3)
+    _events(fake_stripe, "invoice.paid", 2, age=timedelta(days=31))
+
+    history_import = _start(keyed_connection, admin, django_capture_on_commit_callbacks)
+
+    assert history_import.status == ImportStatus.DONE
+    assert (history_import.events_seen, history_import.events_stored) == (125, 125)
+    assert history_import.finished_at is not None
+    stored = StripeEvent.objects.filter(connection=keyed_connection)
+    assert stored.count() == 125
+    assert set(stored.values_list("source", flat=True)) == {EventSource.IMPORT}
+    assert not stored.filter(type="product.created").exists()
+
+    requests = fake_stripe.requests_to("/v1/events")
+    assert len(requests) == 3  # 100 + 20 of the first batch of types, then 5 of the second
+    batches = [[v for k, v in r.params if k.startswith("types")] for r in requests]
+    assert all(len(batch) <= 20 for batch in batches)
+    assert sorted(set(batches[0]) | set(batches[2])) == sorted(PROCESSED_EVENT_TYPES)
+    assert "starting_after" not in dict(requests[0].params)
+    assert stored.filter(stripe_id=dict(requests[1].params)["starting_after"]).exists()
+    assert "starting_after" not in dict(requests[2].params)  # a new batch starts from the top
+    since = int(history_import.since.timestamp())
+    assert all(dict(r.params)["created[gte]"] == str(since) for r in requests)
+
+
+@pytest.mark.django_db
+def test_a_long_history_is_read_by_a_chain_of_short_jobs(
+    keyed_connection, admin, fake_stripe, settings, django_capture_on_commit_callbacks
+):
+    settings.CUSTORY_IMPORT_PAGES_PER_JOB = 1
+    _events(fake_stripe, "invoice.payment_failed", 120)
+    _events(fake_stripe, "payment_intent.payment_failed", 5)
+
+    history_import = _start(keyed_connection, admin, django_capture_on_commit_callbacks)
+
+    assert history_import.status == ImportStatus.DONE
+    assert (history_import.events_seen, history_import.events_stored) == (125, 125)
+    assert history_import.cursor == "2:"
+    assert len(fake_stripe.requests_to("/v1/events")) == 3
+    assert Success.objects.filter(func=JOB).count() == 3
+
+
+@pytest.mark.django_db
+def test_importing_again_stores_nothing_twice(
+    keyed_connection, admin, fake_stripe, django_capture_on_commit_callbacks
+):
+    _events(fake_stripe, "charge.refunded", 7)
+    _start(keyed_connection, admin, django_capture_on_commit_callbacks)
+    second = _start(keyed_connection, admin, django_capture_on_commit_callbacks)
+    assert (second.events_seen, second.events_stored) == (7, 0)
+    assert StripeEvent.objects.filter(connection=keyed_connection).count() == 7
+
+
+@pytest.mark.django_db
+def test_a_missing_permission_fails_the_import_with_the_reason(
+    workspace, admin, fake_stripe, django_capture_on_commit_callbacks
+):
+    fake_stripe.add_key(RK_TEST, can_read_events=False)
+    connection = connections.connection_create(
+        workspace=workspace, actor=admin, webhook_secret=WHSEC_OLD, api_key=RK_TEST
+    )
+    history_import = _start(connection, admin, django_capture_on_commit_callbacks)
+    assert history_import.status == ImportStatus.FAILED
+    assert "Events: Read" in history_import.last_error
+    assert RK_TEST not in history_import.last_error
+
+
+@pytest.mark.django_db
+def test_a_rate_limit_mid_import_keeps_what_was_stored(
+    keyed_connection, admin, fake_stripe, django_capture_on_commit_callbacks
+):
+    _events(fake_stripe, "invoice.payment_failed", 150)
+
+    def on_events_request(number):
+        if number == 1:  # queued while answering the first page: the second request fails
+            fake_stripe.fail_next(
+                "/v1/events", 429, type="invalid_request_error", code="rate_limit"
+            )
+
+    fake_stripe.on_events_request = on_events_request
+    history_import = _start(keyed_connection, admin, django_capture_on_commit_callbacks)
+    assert history_import.status == ImportStatus.FAILED
+    assert "wait a minute" in history_import.last_error
+    assert (history_import.events_seen, history_import.events_stored) == (100, 100)
+    assert StripeEvent.objects.filter(connection=keyed_connection).count() == 100
+
+
+@pytest.mark.django_db
+def test_only_one_import_runs_at_a_time(keyed_connection, admin):
+    connections.history_import_start(connection=keyed_connection, actor=admin)
+    with pytest.raises(ValidationError, match="already running"):
+        connections.history_import_start(connection=keyed_connection, actor=admin)
+    assert HistoryImport.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_canceled_import_does_not_run(keyed_connection, admin, fake_stripe):
+    _events(fake_stripe, "invoice.paid", 3)
+    history_import = connections.history_import_start(connection=keyed_connection, actor=admin)
+    connections.history_import_cancel(history_import=history_import, actor=admin)
+    history_import_run(history_import.pk)
+    history_import.refresh_from_db()
+    assert history_import.status == ImportStatus.CANCELED
+    assert fake_stripe.requests_to("/v1/events") == []
+
+
+def _in_server_thread(work):
+    """Run ORM work from the fake server's request thread, then close that thread's connection."""
+    try:
+        work()
+    finally:
+        db_connections.close_all()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_progress_is_saved_after_each_page_and_revoking_mid_import_stops_it(
+    workspace, admin, fake_stripe
+):
+    fake_stripe.add_key(RK_TEST)
+    connection = connections.connection_create(
+        workspace=workspace, actor=admin, webhook_secret=WHSEC_OLD, api_key=RK_TEST
+    )
+    _events(fake_stripe, "invoice.payment_failed", 250)
+    seen_at_request = {}
+
+    def on_events_request(number):
+        def work():
+            seen_at_request[number] = HistoryImport.objects.get().events_seen
+            if number == 3:
+                connections.connection_revoke(
+                    connection=StripeConnection.objects.get(pk=connection.pk), actor=admin
+                )
+
+        _in_server_thread(work)
+
+    fake_stripe.on_events_request = on_events_request
+    started = time.monotonic()
+    connections.history_import_start(connection=connection, actor=admin)  # runs inline (sync)
+
+    history_import = HistoryImport.objects.get()
+    assert seen_at_request == {1: 0, 2: 100, 3: 200}
+    assert history_import.status == ImportStatus.CANCELED
+    assert history_import.events_seen == 200  # the third page arrived after the revoke
+    assert len(fake_stripe.requests_to("/v1/events")) == 3
+    stored = StripeEvent.objects.filter(connection=connection)
+    assert stored.count() == 200
+    assert set(stored.values_list("status", flat=True)) == {EventStatus.IGNORED}
+    assert time.monotonic() - started < 20
