@@ -150,12 +150,14 @@ class TimelineEntry:
 
 def customer_timeline(customer: Customer, *, limit: int = 30) -> list[TimelineEntry]:
     """A customer's signals and tasks, newest first, in two queries."""
-    signals = RevenueSignal.objects.filter(customer=customer).order_by("-occurred_at", "-id")[
-        :limit
-    ]
+    signals = (
+        RevenueSignal.objects.filter(customer=customer)
+        .select_related("workspace")
+        .order_by("-occurred_at", "-id")[:limit]
+    )
     tasks = (
         FollowUpTask.objects.filter(customer=customer)
-        .select_related("assignee")
+        .select_related("workspace", "assignee")
         .order_by("-created_at", "-id")[:limit]
     )
     entries = [TimelineEntry(s.occurred_at, "signal", s) for s in signals]

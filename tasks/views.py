@@ -54,7 +54,7 @@ URGENT_KINDS = {
 
 def _tasks(request: HttpRequest):
     return FollowUpTask.objects.for_workspace(request.workspace).select_related(
-        "assignee", "customer", "step", "signal"
+        "workspace", "assignee", "customer", "step", "signal"
     )
 
 
@@ -315,7 +315,11 @@ def task_bulk(request: HttpRequest) -> HttpResponse:
 
 
 def _detail_context(request: HttpRequest, task: FollowUpTask, **forms) -> dict:
-    links = TaskSignal.objects.filter(task=task).select_related("signal").order_by("attached_at")
+    links = (
+        TaskSignal.objects.filter(task=task)
+        .select_related("signal__workspace")
+        .order_by("attached_at", "id")
+    )
     return {
         "nav": "tasks",
         "task": task,
@@ -346,7 +350,16 @@ def _detail_context(request: HttpRequest, task: FollowUpTask, **forms) -> dict:
 @vary_on_headers("HX-Request")
 def task_detail(request: HttpRequest, uuid) -> HttpResponse:
     task = get_object_for_member(
-        request, _tasks(request).select_related("rule", "step__stage"), uuid=uuid
+        request,
+        _tasks(request).select_related(
+            "rule",
+            "created_by",
+            "customer__workspace",
+            "step__workspace",
+            "signal__workspace",
+            "signal__customer__workspace",
+        ),
+        uuid=uuid,
     )
     return render(request, "tasks/task_detail.html", _detail_context(request, task))
 
