@@ -26,6 +26,21 @@ class MemberChoiceField(forms.ModelChoiceField):
         return obj.display_name
 
 
+class StepChoiceField(forms.ModelChoiceField):
+    """A step of the workspace by uuid; a malformed id reads as "not one of the choices"."""
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except forms.ValidationError as error:
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice"
+            ) from error
+
+    def label_from_instance(self, obj: Step) -> str:
+        return step_label(obj)
+
+
 def member_field(workspace: Workspace, *, label: str = "Assignee") -> MemberChoiceField:
     return MemberChoiceField(
         queryset=workspace_members(workspace),
@@ -185,13 +200,12 @@ class TaskFilterForm(forms.Form):
             ("none", "Unassigned"),
             *[(str(user.pk), user.display_name) for user in members],
         ]
-        self.fields["step"] = forms.ModelChoiceField(
+        self.fields["step"] = StepChoiceField(
             queryset=Step.objects.for_workspace(workspace).select_related("stage", "journey"),
             to_field_name="uuid",
             required=False,
             empty_label="Any step",
         )
-        self.fields["step"].label_from_instance = step_label
         self.order_fields(["assignee", "status", "priority", "step", "kind", "overdue"])
 
 
@@ -275,7 +289,7 @@ class TaskRuleForm(forms.Form):
         code = self.currency.upper()
         self.fields["amount_min"] = _money_field(f"…with an amount of at least ({code})")
         self.fields["mrr_min"] = _money_field(f"…for a customer whose MRR is at least ({code})")
-        step = forms.ModelChoiceField(
+        self.fields["step"] = StepChoiceField(
             queryset=Step.objects.for_workspace(workspace).select_related("stage", "journey"),
             to_field_name="uuid",
             required=False,
@@ -283,8 +297,6 @@ class TaskRuleForm(forms.Form):
             label="…placed on this journey step",
             error_messages={"invalid_choice": "Choose a step of this workspace's journeys."},
         )
-        step.label_from_instance = step_label
-        self.fields["step"] = step
         self.fields["assignee"] = member_field(workspace, label="Member")
         self.order_fields(
             [
