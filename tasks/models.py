@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.models import Customer, RevenueSignal
-from custory.models import Workspace
+from custory.models import Role, Workspace
 from journeys.models import Step
 
 
@@ -52,7 +52,7 @@ class TaskRule(models.Model):
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    assign_role = models.CharField(max_length=10, blank=True)
+    assign_role = models.CharField(max_length=10, choices=Role.choices, blank=True)
     priority = models.CharField(
         max_length=10, choices=TaskPriority.choices, default=TaskPriority.NORMAL
     )

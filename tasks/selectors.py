@@ -128,6 +128,50 @@ def signal_task_description(signal: RevenueSignal, *, step: Step | None) -> str:
     return "\n".join(lines)
 
 
+def kind_labels(kinds: list[str]) -> str:
+    labels = dict(SignalKind.choices)
+    return ", ".join(str(labels.get(kind, kind)) for kind in kinds)
+
+
+def rule_conditions_text(rule, step_labels: dict[str, str]) -> str:
+    """ "2 within 14 days · amount ≥ €250.00 · on Pay & retain › Recurring payment"."""
+    conditions = rule.conditions or {}
+    parts = []
+    if conditions.get("repeat_count"):
+        parts.append(f"{conditions['repeat_count']} within {conditions['repeat_days']} days")
+    currency = conditions.get("currency", "")
+    if conditions.get("amount_min") is not None:
+        parts.append(f"amount ≥ {money_format(conditions['amount_min'], currency)}")
+    if conditions.get("mrr_min") is not None:
+        parts.append(f"customer MRR ≥ {money_format(conditions['mrr_min'], currency)}")
+    if conditions.get("step"):
+        parts.append(f"on {step_labels.get(conditions['step'], 'a deleted step')}")
+    return " · ".join(parts)
+
+
+def rules_for_list(workspace: Workspace):
+    """The workspace's rules with their open task counts and readable summaries, in two queries."""
+    from django.db.models import Count, Q
+
+    from tasks.models import OPEN_STATUSES, TaskRule
+
+    rules = list(
+        TaskRule.objects.filter(workspace=workspace)
+        .select_related("workspace", "assignee")
+        .annotate(open_tasks=Count("tasks", filter=Q(tasks__status__in=OPEN_STATUSES)))
+    )
+    step_labels = {
+        str(step.uuid): f"{step.stage.name} › {step.name}"
+        for step in Step.objects.for_workspace(workspace).select_related("stage")
+    }
+    for rule in rules:
+        rule.kinds_text = kind_labels(rule.kinds)
+        rule.resolve_text = kind_labels(rule.resolve_kinds)
+        rule.annotate_text = kind_labels(rule.annotate_kinds)
+        rule.conditions_text = rule_conditions_text(rule, step_labels)
+    return rules
+
+
 def workspace_members(workspace: Workspace) -> QuerySet[User]:
     """People a task of this workspace may be assigned to."""
     return User.objects.filter(memberships__workspace=workspace).order_by("name", "email")

@@ -35,6 +35,7 @@ from tasks.forms import (
 from tasks.models import FollowUpTask, TaskPriority, TaskRule, TaskSignal, TaskStatus
 from tasks.selectors import (
     customer_timeline,
+    rules_for_list,
     signal_step,
     signal_task_description,
     signal_task_title,
@@ -402,10 +403,7 @@ def task_comment(request: HttpRequest, uuid) -> HttpResponse:
 
 @workspace_view
 def rule_list(request: HttpRequest) -> HttpResponse:
-    rules = TaskRule.objects.filter(workspace=request.workspace).select_related("assignee")
-    rules = rules.annotate(
-        open_tasks=Count("tasks", filter=Q(tasks__status__in=["open", "in_progress"]))
-    )
+    rules = rules_for_list(request.workspace)
     return render(request, "tasks/rule_list.html", {"rules": rules, "nav": "settings"})
 
 
