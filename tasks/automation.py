@@ -5,6 +5,10 @@ webhook request). A rule acts on a signal at most once: every action leaves a Ta
 the constraint tasks_rule_fires_once_per_signal refuses a second one, however often an event is
 reprocessed. The constraint tasks_one_open_task_per_rule_and_customer keeps one open task per
 rule and customer, so repeated signals attach to it instead of opening another.
+
+Only signals from the last OPENS_WITHIN open tasks: an imported history (Stripe keeps 30 days of
+events) becomes a short list of things still worth doing, not a backlog of stale ones. Older
+signals still close and annotate open tasks.
 """
 
 from collections import defaultdict
@@ -25,6 +29,8 @@ from tasks.money import money_format
 from tasks.selectors import default_steps_for_signals, kind_phrase, signal_placeholders, step_label
 from tasks.services import task_create, task_status_set
 from tasks.templating import template_render
+
+OPENS_WITHIN = timedelta(days=30)
 
 
 def task_rules_apply(*, signals: list[RevenueSignal]) -> None:
@@ -82,7 +88,7 @@ def _apply_rule(rule: TaskRule, signal: RevenueSignal, *, step: Step | None, ste
         _resolve(rule, signal)
     elif signal.kind in rule.annotate_kinds:
         _annotate(rule, signal)
-    elif signal.kind in rule.kinds:
+    elif signal.kind in rule.kinds and signal.occurred_at >= timezone.now() - OPENS_WITHIN:
         _open_or_attach(rule, signal, step=step, step_uuids=step_uuids)
 
 

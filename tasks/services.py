@@ -405,8 +405,8 @@ def default_rules(workspace: Workspace) -> list[dict[str, Any]]:
             ),
             "priority": TaskPriority.HIGH,
             "due_in_days": 2,
-            "resolve_kinds": [K.PAYMENT_RECOVERED],
-            "annotate_kinds": [K.SUBSCRIPTION_CANCELED],
+            "resolve_kinds": [K.PAYMENT_RECOVERED, K.SUBSCRIPTION_CANCELED],
+            "annotate_kinds": [K.PAYMENT_SUCCEEDED],
             "assign_role": Role.SUPPORT,
         },
         {
@@ -423,8 +423,8 @@ def default_rules(workspace: Workspace) -> list[dict[str, Any]]:
             ),
             "priority": TaskPriority.HIGH,
             "due_in_days": 3,
-            "resolve_kinds": [K.CANCELLATION_WITHDRAWN],
-            "annotate_kinds": [K.SUBSCRIPTION_CANCELED],
+            "resolve_kinds": [K.CANCELLATION_WITHDRAWN, K.SUBSCRIPTION_CANCELED],
+            "annotate_kinds": [K.PLAN_DOWNGRADED],
             "assign_role": Role.MEMBER,
         },
         {
@@ -453,8 +453,8 @@ def default_rules(workspace: Workspace) -> list[dict[str, Any]]:
             ),
             "priority": TaskPriority.NORMAL,
             "due_in_days": 7,
-            "resolve_kinds": [],
-            "annotate_kinds": [K.PLAN_DOWNGRADED, K.SUBSCRIPTION_CANCELED],
+            "resolve_kinds": [K.SUBSCRIPTION_CANCELED],
+            "annotate_kinds": [K.PLAN_DOWNGRADED],
             "assign_role": Role.MEMBER,
         },
     ]

@@ -43,7 +43,7 @@ def test_everyone_in_the_workspace_sees_the_rules(client_for, support, workspace
     assert response.status_code == 200
     html = response.content.decode()
     assert "Repeated failed payments" in html and "Save the account" in html
-    assert "Payment failed<br><small class=\"muted\">2 within 14 days</small>" in html
+    assert 'Payment failed<br><small class="muted">2 within 14 days</small>' in html
     assert "customer MRR ≥ $100.00" in html
     assert "Noted: Dispute closed" in html
     assert "New task rule" not in html

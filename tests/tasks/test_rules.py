@@ -25,6 +25,13 @@ from tests.factories import (
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def clock():
+    """Tests run a few days after T0, whatever the wall clock says."""
+    with time_machine.travel(T0 + timedelta(days=3), tick=False) as traveller:
+        yield traveller
+
+
 def rule_for(workspace, **fields):
     fields.setdefault("kinds", [K.PAYMENT_FAILED])
     fields.setdefault("title_template", "Follow up: {kind} — {customer} ({amount})")
@@ -320,6 +327,34 @@ def test_a_resolving_signal_reprocessed_after_the_task_reopened_does_not_close_i
     assert FollowUpTask.objects.get().status == TaskStatus.OPEN
 
 
+def test_signals_older_than_the_look_back_open_nothing_but_still_resolve(
+    workspace, customer, process
+):
+    rule = rule_for(workspace, resolve_kinds=[K.PAYMENT_RECOVERED])
+    now = T0 + timedelta(days=3)
+    process(K.PAYMENT_FAILED, customer, occurred_at=now - timedelta(days=30, minutes=1))
+    assert not FollowUpTask.objects.exists()
+    process(K.PAYMENT_FAILED, customer, occurred_at=now - timedelta(days=29))
+    assert FollowUpTask.objects.filter(rule=rule).count() == 1
+    process(K.PAYMENT_RECOVERED, customer, occurred_at=now - timedelta(days=28))
+    assert FollowUpTask.objects.get().status == TaskStatus.DONE
+
+
+def test_a_churned_customer_closes_the_default_retention_task(workspace, customer, process):
+    task_rules_install_default(workspace=workspace)
+    process(K.PAYMENT_FAILED, customer, occurred_at=T0)
+    process(K.PAYMENT_FAILED, customer, occurred_at=T0 + timedelta(days=1))
+    process(K.PAYMENT_SUCCEEDED, customer, occurred_at=T0 + timedelta(days=1, hours=1))
+    task = FollowUpTask.objects.get(rule__name="Repeated failed payments")
+    assert task.status == TaskStatus.OPEN
+    process(K.SUBSCRIPTION_CANCELED, customer, occurred_at=T0 + timedelta(days=2))
+    task.refresh_from_db()
+    assert task.status == TaskStatus.DONE
+    notes = list(task.comments.filter(is_system=True).values_list("body", flat=True))
+    assert notes[0].startswith("Payment succeeded on")
+    assert notes[1].startswith("Closed automatically: canceled subscription")
+
+
 def test_a_signal_without_a_customer_opens_a_task_of_its_own(workspace, process):
     rule_for(workspace)
     process(K.PAYMENT_FAILED, None)
@@ -343,10 +378,16 @@ def test_a_new_workspace_gets_the_four_default_rules(admin):
         "Dispute opened",
         "Expansion follow-up",
     }
-    assert rules["Repeated failed payments"].resolve_kinds == [K.PAYMENT_RECOVERED]
+    assert rules["Repeated failed payments"].resolve_kinds == [
+        K.PAYMENT_RECOVERED,
+        K.SUBSCRIPTION_CANCELED,
+    ]
     assert rules["Repeated failed payments"].conditions == {"repeat_count": 2, "repeat_days": 14}
     assert rules["Save the account"].conditions == {"mrr_min": 10_000, "currency": "usd"}
-    assert rules["Save the account"].resolve_kinds == [K.CANCELLATION_WITHDRAWN]
+    assert rules["Save the account"].resolve_kinds == [
+        K.CANCELLATION_WITHDRAWN,
+        K.SUBSCRIPTION_CANCELED,
+    ]
     assert rules["Dispute opened"].annotate_kinds == [K.DISPUTE_CLOSED]
     assert all(rule.enabled for rule in rules.values())
     task_rules_install_default(workspace=workspace)
@@ -387,7 +428,7 @@ def test_the_default_rules_turn_a_busy_month_into_a_few_sensible_tasks(
     plan += [(K.CANCELLATION_SCHEDULED, customers[8], 10)]  # MRR 199.00: worth saving
     plan += [(K.CANCELLATION_SCHEDULED, customers[9], 11)]  # MRR 29.00: not a task
     plan += [(K.DISPUTE_OPENED, customers[10], 15), (K.PLAN_UPGRADED, customers[11], 16)]
-    start = datetime(2026, 10, 1, tzinfo=UTC)
+    start = T0 - timedelta(days=26)
     signals = [
         RevenueSignalFactory(
             workspace=workspace,
