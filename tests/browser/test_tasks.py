@@ -1,5 +1,6 @@
 """Support staff go from a failed payment to an assigned task in one step, and find it again."""
 
+import re
 import time
 
 from playwright.sync_api import expect
@@ -55,3 +56,28 @@ def test_support_creates_a_task_from_a_failed_payment_and_finds_it_under_my_task
     row = page.locator(f"#task-{task.uuid}")
     expect(row.get_by_role("link", name=task.title)).to_be_visible()
     expect(row).to_contain_text("SaaS customer journey › Pay & retain › Recurring payment")
+
+
+def test_a_member_works_the_list_with_htmx_and_the_count_follows(page, sign_in, member, workspace):
+    from tests.factories import FollowUpTaskFactory
+
+    first = FollowUpTaskFactory(workspace=workspace, title="Call Acme", assignee=member)
+    FollowUpTaskFactory(workspace=workspace, title="Email Globex", assignee=member)
+    FollowUpTaskFactory(workspace=workspace, title="Nobody's task")
+    sign_in(member)
+    page.goto("/w/acme/tasks/")
+    expect(page.locator("#nav-task-count")).to_have_text("2 open, yours")
+
+    row = page.locator(f"#task-{first.uuid}")
+    row.get_by_label("Status of “Call Acme”").select_option("done")
+    expect(page.locator("#nav-task-count")).to_have_text("1 open, yours")
+    expect(page.locator(f"#task-{first.uuid}").get_by_label("Status of “Call Acme”")).to_have_value(
+        "done"
+    )
+    first.refresh_from_db()
+    assert first.status == "done"
+
+    page.get_by_label("Assignee", exact=True).select_option(label="Unassigned")
+    expect(page).to_have_url(re.compile(r"assignee=none"))
+    expect(page.get_by_role("link", name="Nobody's task")).to_be_visible()
+    expect(page.get_by_role("link", name="Email Globex")).to_have_count(0)
