@@ -77,7 +77,7 @@ def signal_task_form(request: HttpRequest, signal: RevenueSignal, data=None) -> 
     initial = {
         "title": signal_task_title(signal),
         "description": signal_task_description(signal, step=step),
-        "assignee": request.user.pk,
+        "assignee": getattr(getattr(request, "user", None), "pk", None),
         "priority": TaskPriority.HIGH if signal.kind in URGENT_KINDS else TaskPriority.NORMAL,
         "due_date": timezone.now().date() + timedelta(days=2),
     }
@@ -98,7 +98,7 @@ def signal_panel_context(request: HttpRequest, signal: RevenueSignal, form=None,
         "signal": signal,
         "tasks": tasks,
         "form": form or signal_task_form(request, signal),
-        "next": request.get_full_path(),
+        "next": request.get_full_path() if request is not None else "",
         **extra,
     }
 

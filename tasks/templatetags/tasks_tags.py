@@ -13,7 +13,7 @@ def signal_tasks_panel(context, signal):
     """The signal page's tasks: related tasks and the create-follow-up form."""
     from tasks.views import signal_panel_context
 
-    return signal_panel_context(context["request"], signal)
+    return signal_panel_context(context.get("request"), signal)
 
 
 @register.inclusion_tag("tasks/_task_list_compact.html")

@@ -4,6 +4,8 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from billing.models import SignalKind
@@ -378,23 +380,31 @@ def test_another_workspaces_task_is_404_on_every_task_url(client_for, support, o
     assert not TaskComment.objects.exists()
 
 
-def test_the_navigation_counts_my_open_tasks_in_one_query(
-    client_for, support, workspace, django_assert_num_queries
-):
+def test_the_navigation_counts_my_open_tasks_in_one_query(client_for, support, workspace):
     for status in ("open", "in_progress", "done"):
         make(workspace, assignee=support, status=status)
     make(workspace)
-    response = client_for(support).get("/w/acme/tasks/?assignee=none")
+    client = client_for(support)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/w/acme/tasks/?assignee=none")
+    counts = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith("SELECT COUNT(*)") and '"assignee_id" =' in q["sql"]
+    ]
+    assert len(counts) == 1
     html = response.content.decode()
     assert '<span id="nav-task-count" class="nav-task-count"> <span class="badge"' in html
     assert '>2<span class="sr-only"> open, yours</span>' in html
     assert response.context["my_open_task_count"] == 2
 
 
-def test_pages_outside_a_workspace_do_not_count_tasks(client, stranger, django_assert_num_queries):
+def test_pages_outside_a_workspace_do_not_count_tasks(client, stranger):
     client.force_login(stranger)
-    response = client.get("/workspaces/new/")
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/workspaces/new/")
     assert "my_open_task_count" not in response.context
+    assert not [q for q in queries.captured_queries if "tasks_followuptask" in q["sql"]]
 
 
 def test_service_refuses_an_assignee_from_another_workspace(workspace, outsider, admin):
