@@ -413,3 +413,20 @@ def test_service_refuses_an_assignee_from_another_workspace(workspace, outsider,
     with pytest.raises(TaskError, match="not a member of this workspace"):
         task_create(workspace=workspace, actor=admin, title="x", assignee=outsider)
     assert not FollowUpTask.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("fragment", "start"), [("card", '<li class="task-card'), ("detail", '<div id="task-controls"')]
+)
+def test_quick_changes_answer_with_the_fragment_they_came_from(
+    client_for, support, member, spread, fragment, start
+):
+    task = spread["nobody"]
+    response = client_for(support).post(
+        f"/w/acme/tasks/{task.uuid}/assignee/",
+        {"assignee": member.pk, "fragment": fragment},
+        HTTP_HX_REQUEST="true",
+    )
+    html = response.content.decode()
+    assert html.lstrip().startswith(start)
+    assert f'<option value="{member.pk}" selected>' in html
