@@ -35,6 +35,6 @@ def customer_tasks(customer):
 
 
 @register.simple_tag
-def money(amount, currency):
-    """{% money 4900 "eur" %} → €49.00, with the currency's exponent."""
+def task_money(amount, currency):
+    """{% task_money 4900 "eur" %} → €49.00, with the currency's exponent."""
     return money_format(amount, currency)

@@ -99,7 +99,7 @@ def test_with_htmx_the_new_task_appears_in_the_panel_at_once(client_for, support
     html = response.content.decode()
     assert html.lstrip().startswith('<section class="panel tasks-panel" id="signal-tasks"')
     assert f'href="/w/acme/tasks/{task.uuid}/"' in html
-    assert "Task created" in html
+    assert "Task created" in html and "assigned to you" in html
     assert 'id="nav-task-count"' in html and 'hx-swap-oob="true"' in html
     assert "<html" not in html
 
