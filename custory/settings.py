@@ -73,6 +73,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "custory.context_processors.workspace",
+                "tasks.context_processors.my_open_tasks",
             ],
         },
     },

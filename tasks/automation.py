@@ -1,10 +1,230 @@
 """Task rules: opening, deduplicating and auto-closing follow-up tasks from new signals.
 
-(Filled in by the follow-up tasks work; called by billing.apply after placement.)
+Called by billing.apply right after placement, inside the processing transaction (never in the
+webhook request). A rule acts on a signal at most once: every action leaves a TaskSignal row and
+the constraint tasks_rule_fires_once_per_signal refuses a second one, however often an event is
+reprocessed. The constraint tasks_one_open_task_per_rule_and_customer keeps one open task per
+rule and customer, so repeated signals attach to it instead of opening another.
+
+Only signals from the last OPENS_WITHIN open tasks: an imported history (Stripe keeps 30 days of
+events) becomes a short list of things still worth doing, not a backlog of stale ones. Older
+signals still close and annotate open tasks.
 """
 
+from collections import defaultdict
+from datetime import timedelta
+from functools import partial
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
 from billing.models import RevenueSignal
+from custory.models import Membership, User
+from journeys.models import SignalPlacement, Step
+from tasks import emails
+from tasks.conditions import conditions_met
+from tasks.models import FollowUpTask, TaskComment, TaskRule, TaskSignal, TaskSignalReason
+from tasks.money import money_format
+from tasks.selectors import default_steps_for_signals, kind_phrase, signal_placeholders, step_label
+from tasks.services import task_create, task_status_set
+from tasks.templating import template_render
+
+OPENS_WITHIN = timedelta(days=30)
 
 
 def task_rules_apply(*, signals: list[RevenueSignal]) -> None:
     """Run the workspace's task rules over newly created signals, once per signal."""
+    by_workspace: dict[int, list[RevenueSignal]] = defaultdict(list)
+    for signal in signals:
+        by_workspace[signal.workspace_id].append(signal)
+    for workspace_id, workspace_signals in by_workspace.items():
+        _apply_workspace(workspace_id, workspace_signals)
+
+
+def _apply_workspace(workspace_id: int, signals: list[RevenueSignal]) -> None:
+    rules = list(
+        TaskRule.objects.filter(workspace_id=workspace_id, enabled=True)
+        .select_related("workspace")
+        .order_by("id")
+    )
+    kinds = {
+        kind for rule in rules for kind in (*rule.kinds, *rule.resolve_kinds, *rule.annotate_kinds)
+    }
+    signals = [signal for signal in signals if signal.kind in kinds]
+    if not signals:
+        return
+    signals.sort(key=lambda signal: (signal.occurred_at, signal.id))
+    already = set(
+        TaskSignal.objects.filter(rule__in=rules, signal__in=signals).values_list(
+            "rule_id", "signal_id"
+        )
+    )
+    default_steps = default_steps_for_signals(signals)
+    placed_on: dict[int, set[str]] = defaultdict(set)
+    for signal_id, step_uuid in SignalPlacement.objects.filter(
+        signal__in=signals, step__isnull=False
+    ).values_list("signal_id", "step__uuid"):
+        placed_on[signal_id].add(str(step_uuid))
+    for signal in signals:
+        for rule in rules:
+            if (rule.id, signal.id) in already:
+                continue
+            try:
+                with transaction.atomic():
+                    _apply_rule(
+                        rule,
+                        signal,
+                        step=default_steps.get(signal.id),
+                        step_uuids=placed_on[signal.id],
+                    )
+            except IntegrityError:
+                # Another worker acted on this (rule, signal) first; its result stands.
+                continue
+
+
+def _apply_rule(rule: TaskRule, signal: RevenueSignal, *, step: Step | None, step_uuids) -> None:
+    if signal.kind in rule.resolve_kinds:
+        _resolve(rule, signal)
+    elif signal.kind in rule.annotate_kinds:
+        _annotate(rule, signal)
+    elif signal.kind in rule.kinds and signal.occurred_at >= timezone.now() - OPENS_WITHIN:
+        _open_or_attach(rule, signal, step=step, step_uuids=step_uuids)
+
+
+def _open_task(rule: TaskRule, signal: RevenueSignal) -> FollowUpTask | None:
+    if signal.customer_id is None:
+        return None
+    return (
+        FollowUpTask.objects.filter(rule=rule, customer_id=signal.customer_id)
+        .open()
+        .select_related("signal")
+        .first()
+    )
+
+
+def _signal_sentence(signal: RevenueSignal) -> str:
+    text = f"{signal.get_kind_display()} on {signal.occurred_at:%d %b %Y %H:%M} UTC"
+    if signal.amount is not None:
+        text += f" ({money_format(signal.amount, signal.currency)})"
+    return text
+
+
+def _link(task: FollowUpTask, rule: TaskRule, signal: RevenueSignal, reason: str) -> None:
+    TaskSignal.objects.create(task=task, signal=signal, rule=rule, reason=reason)
+
+
+def _comment(task: FollowUpTask, body: str) -> None:
+    TaskComment.objects.create(task=task, body=body, is_system=True)
+    FollowUpTask.objects.filter(pk=task.pk).update(updated_at=timezone.now())
+
+
+def _repeat_counter(signal: RevenueSignal):
+    def count(days: int) -> int:
+        return RevenueSignal.objects.filter(
+            customer_id=signal.customer_id,
+            kind=signal.kind,
+            occurred_at__gt=signal.occurred_at - timedelta(days=days),
+            occurred_at__lte=signal.occurred_at,
+        ).count()
+
+    return count
+
+
+def _next_assignee(rule: TaskRule) -> User | None:
+    """The rule's member, or the next member of its role in turn (by when they joined)."""
+    if rule.assignment == TaskRule.Assignment.MEMBER and rule.assignee_id:
+        membership = Membership.objects.filter(
+            workspace_id=rule.workspace_id, user_id=rule.assignee_id
+        ).select_related("user")
+        return membership[0].user if membership else None
+    if rule.assignment != TaskRule.Assignment.ROUND_ROBIN or not rule.assign_role:
+        return None
+    members = list(
+        Membership.objects.filter(workspace_id=rule.workspace_id, role=rule.assign_role)
+        .select_related("user")
+        .order_by("created_at", "id")
+    )
+    if not members:
+        return None
+    # The update takes the rule's row lock, so concurrent workers take distinct turns.
+    TaskRule.objects.filter(pk=rule.pk).update(round_robin_cursor=F("round_robin_cursor") + 1)
+    rule.refresh_from_db(fields=["round_robin_cursor"])
+    return members[(rule.round_robin_cursor - 1) % len(members)].user
+
+
+def _open_or_attach(rule: TaskRule, signal: RevenueSignal, *, step: Step | None, step_uuids):
+    if not conditions_met(
+        rule.conditions or {},
+        signal,
+        step_uuids=step_uuids,
+        repeat_count=_repeat_counter(signal),
+    ):
+        return
+    task = _open_task(rule, signal)
+    if task is not None:
+        _link(task, rule, signal, TaskSignalReason.ATTACHED)
+        _comment(task, f"Another signal attached: {_signal_sentence(signal)}.")
+        return
+    repeat_days = (rule.conditions or {}).get("repeat_days")
+    count = _repeat_counter(signal)(repeat_days) if repeat_days else None
+    values = signal_placeholders(signal, step=step, count=count, rule_name=rule.name)
+    due = None
+    if rule.due_in_days is not None:
+        due = (timezone.now() + timedelta(days=rule.due_in_days)).date()
+    try:
+        with transaction.atomic():
+            task_create(
+                workspace=rule.workspace,
+                actor=f"Rule “{rule.name}”",
+                title=template_render(rule.title_template, values)[:200] or rule.name,
+                description=template_render(rule.description_template, values),
+                priority=rule.priority,
+                assignee=_next_assignee(rule),
+                due_date=due,
+                signal=signal,
+                customer=signal.customer,
+                step=step,
+                context_label=step_label(step),
+                rule=rule,
+            )
+    except IntegrityError:
+        # Another worker opened this rule's task for the customer a moment ago: join it.
+        task = _open_task(rule, signal)
+        if task is None:
+            raise
+        _link(task, rule, signal, TaskSignalReason.ATTACHED)
+        _comment(task, f"Another signal attached: {_signal_sentence(signal)}.")
+
+
+def _resolve(rule: TaskRule, signal: RevenueSignal) -> None:
+    task = _open_task(rule, signal)
+    # A resolving signal older than what opened the task (late delivery) does not close it.
+    if task is None or (task.signal and signal.occurred_at < task.signal.occurred_at):
+        return
+    reason = (
+        f"Closed automatically: {kind_phrase(signal.kind)} — {_signal_sentence(signal)}. "
+        f"The rule “{rule.name}” closes its task when this happens."
+    )
+    _link(task, rule, signal, TaskSignalReason.RESOLVED)
+    _comment(task, reason)
+    task_status_set(
+        task=task,
+        actor=f"Rule “{rule.name}”",
+        status="done",
+        data={"signal": str(signal.uuid), "automatic": True},
+    )
+    if task.assignee_id:
+        transaction.on_commit(partial(emails.send_task_closed, task_id=task.pk, reason=reason))
+
+
+def _annotate(rule: TaskRule, signal: RevenueSignal) -> None:
+    task = _open_task(rule, signal)
+    if task is None:
+        return
+    _link(task, rule, signal, TaskSignalReason.NOTED)
+    _comment(
+        task,
+        f"{_signal_sentence(signal)}. The rule “{rule.name}” does not close its task on this; "
+        "it is left for a person to decide.",
+    )

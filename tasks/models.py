@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.models import Customer, RevenueSignal
-from custory.models import Workspace
+from custory.models import Role, Workspace
 from journeys.models import Step
 
 
@@ -52,21 +52,36 @@ class TaskRule(models.Model):
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    assign_role = models.CharField(max_length=10, blank=True)
+    assign_role = models.CharField(max_length=10, choices=Role.choices, blank=True)
     priority = models.CharField(
         max_length=10, choices=TaskPriority.choices, default=TaskPriority.NORMAL
     )
     due_in_days = models.PositiveIntegerField(null=True, blank=True)
     # Signal kinds that close this rule's open task for the customer (e.g. payment_recovered).
     resolve_kinds = models.JSONField(default=list, blank=True)
+    # Signal kinds noted on this rule's open task for the customer, leaving it to a person.
+    annotate_kinds = models.JSONField(default=list, blank=True)
     round_robin_cursor = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        ordering = ["name"]
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(assignment__in=["nobody", "member", "round_robin"]),
+                name="tasks_rule_assignment_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(priority__in=TaskPriority.values),
+                name="tasks_rule_priority_valid",
+            ),
+        ]
 
     def __str__(self):
         return self.name
+
+    def get_absolute_url(self):
+        return reverse("tasks:rule_edit", kwargs={"slug": self.workspace.slug, "uuid": self.uuid})
 
 
 class FollowUpTaskQuerySet(models.QuerySet):
@@ -75,6 +90,9 @@ class FollowUpTaskQuerySet(models.QuerySet):
 
     def open(self):
         return self.filter(status__in=OPEN_STATUSES)
+
+    def overdue(self, today):
+        return self.open().filter(due_date__lt=today)
 
 
 class FollowUpTask(models.Model):
@@ -123,6 +141,18 @@ class FollowUpTask(models.Model):
             models.CheckConstraint(
                 condition=models.Q(status__in=TaskStatus.values), name="tasks_task_status_valid"
             ),
+            models.CheckConstraint(
+                condition=models.Q(priority__in=TaskPriority.values),
+                name="tasks_task_priority_valid",
+            ),
+            # The deduplication window: a rule keeps at most one open task per customer.
+            models.UniqueConstraint(
+                fields=["rule", "customer"],
+                condition=models.Q(
+                    status__in=OPEN_STATUSES, rule__isnull=False, customer__isnull=False
+                ),
+                name="tasks_one_open_task_per_rule_and_customer",
+            ),
         ]
         indexes = [
             # Task lists: a workspace's tasks by status; "my tasks" by assignee.
@@ -141,6 +171,13 @@ class FollowUpTask(models.Model):
         return self.status in OPEN_STATUSES
 
 
+class TaskSignalReason(models.TextChoices):
+    OPENED = "opened", "Opened the task"
+    ATTACHED = "attached", "Attached to the open task"
+    RESOLVED = "resolved", "Resolved the task"
+    NOTED = "noted", "Noted on the task"
+
+
 class TaskSignal(models.Model):
     """A signal attached to a task; one row per (rule, signal) makes rules fire once per signal."""
 
@@ -149,9 +186,13 @@ class TaskSignal(models.Model):
     rule = models.ForeignKey(
         TaskRule, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
+    reason = models.CharField(
+        max_length=10, choices=TaskSignalReason.choices, default=TaskSignalReason.OPENED
+    )
     attached_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        ordering = ["attached_at", "id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["rule", "signal"], name="tasks_rule_fires_once_per_signal"

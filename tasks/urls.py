@@ -6,6 +6,15 @@ app_name = "tasks"
 
 urlpatterns = [
     path("tasks/", views.task_list, name="task_list"),
+    path("tasks/bulk/", views.task_bulk, name="task_bulk"),
     path("tasks/<uuid:uuid>/", views.task_detail, name="task_detail"),
+    path("tasks/<uuid:uuid>/edit/", views.task_edit, name="task_edit"),
+    path("tasks/<uuid:uuid>/status/", views.task_status, name="task_status"),
+    path("tasks/<uuid:uuid>/assignee/", views.task_assignee, name="task_assignee"),
+    path("tasks/<uuid:uuid>/comments/", views.task_comment, name="task_comment"),
+    path("signals/<uuid:uuid>/tasks/", views.signal_tasks, name="signal_tasks"),
     path("settings/task-rules/", views.rule_list, name="rule_list"),
+    path("settings/task-rules/new/", views.rule_create, name="rule_create"),
+    path("settings/task-rules/<uuid:uuid>/", views.rule_edit, name="rule_edit"),
+    path("settings/task-rules/<uuid:uuid>/toggle/", views.rule_toggle, name="rule_toggle"),
 ]

@@ -1,23 +1,466 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+"""Task pages: the list and board, a task's page, creating from a signal, and task rule settings.
 
+Views that change something answer htmx with the fragment that changed and plain form posts with
+a redirect, so every control works without JavaScript too.
+"""
+
+import uuid as uuid_module
+from datetime import timedelta
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from billing.models import RevenueSignal, SignalKind
 from custory.access import get_object_for_member, workspace_view
-from tasks.models import FollowUpTask, TaskRule
+from custory.models import Role
+from tasks import services
+from tasks.forms import (
+    AssigneeForm,
+    BulkForm,
+    CommentForm,
+    StatusForm,
+    TaskEditForm,
+    TaskFilterForm,
+    TaskForm,
+    TaskRuleForm,
+)
+from tasks.models import FollowUpTask, TaskPriority, TaskRule, TaskSignal, TaskStatus
+from tasks.selectors import (
+    customer_timeline,
+    rules_for_list,
+    signal_step,
+    signal_task_description,
+    signal_task_title,
+    task_history,
+    workspace_members,
+)
+
+PAGE_SIZE = 25
+BOARD_COLUMN_LIMIT = 30
+URGENT_KINDS = {
+    SignalKind.PAYMENT_FAILED,
+    SignalKind.DISPUTE_OPENED,
+    SignalKind.CANCELLATION_SCHEDULED,
+    SignalKind.SUBSCRIPTION_CANCELED,
+}
+
+
+def _tasks(request: HttpRequest):
+    return FollowUpTask.objects.for_workspace(request.workspace).select_related(
+        "workspace", "assignee", "customer", "step", "signal"
+    )
+
+
+def _safe_next(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+# Creating a task from a signal -----------------------------------------------------------------
+
+
+def signal_task_form(request: HttpRequest, signal: RevenueSignal, data=None) -> TaskForm:
+    """The create form, pre-filled from the signal and assigned to the person creating it."""
+    step = signal_step(signal)
+    initial = {
+        "title": signal_task_title(signal),
+        "description": signal_task_description(signal, step=step),
+        "assignee": getattr(getattr(request, "user", None), "pk", None),
+        "priority": TaskPriority.HIGH if signal.kind in URGENT_KINDS else TaskPriority.NORMAL,
+        "due_date": timezone.now().date() + timedelta(days=2),
+    }
+    return TaskForm(data, workspace=signal.workspace, initial=initial)
+
+
+def signal_panel_context(request: HttpRequest, signal: RevenueSignal, form=None, **extra) -> dict:
+    """What templates/tasks/_signal_panel.html needs (shared with the signal_tasks_panel tag)."""
+    tasks = (
+        FollowUpTask.objects.filter(
+            Q(signal=signal) | Q(signal_links__signal=signal), workspace=signal.workspace
+        )
+        .select_related("assignee")
+        .distinct()
+    )
+    return {
+        "request": request,
+        "signal": signal,
+        "tasks": tasks,
+        "form": form or signal_task_form(request, signal),
+        "next": request.get_full_path() if request is not None else "",
+        **extra,
+    }
 
 
 @workspace_view
+@vary_on_headers("HX-Request")
+@require_http_methods(["GET", "POST"])
+def signal_tasks(request: HttpRequest, uuid) -> HttpResponse:
+    """A signal's tasks with the create form; the form on the signal page posts here."""
+    signal = get_object_for_member(
+        request, RevenueSignal.objects.select_related("customer", "workspace"), uuid=uuid
+    )
+    form = None
+    extra = {}
+    if request.method == "POST":
+        form = signal_task_form(request, signal, data=request.POST)
+        if form.is_valid():
+            try:
+                task = services.task_create_from_signal(
+                    signal=signal, actor=request.user, **form.cleaned_data
+                )
+            except services.TaskError as error:
+                form.add_error(None, str(error))
+            else:
+                if not request.htmx:
+                    messages.success(request, f"Task created: {task.title}")
+                    return redirect(_safe_next(request, request.path))
+                form, extra = None, {"created": task, "refresh_nav": True}
+    context = signal_panel_context(request, signal, form, **extra)
+    if request.htmx:
+        context["next"] = _safe_next(request, request.path)
+        return render(request, "tasks/_signal_panel.html", context)
+    context["nav"] = "signals"
+    return render(request, "tasks/signal_tasks.html", context)
+
+
+# The task list and board -----------------------------------------------------------------------
+
+
+def filter_tasks(queryset, data: dict, request: HttpRequest):
+    """Apply the list's valid filters to a queryset."""
+    status = data.get("status") or "active"
+    if status == "active":
+        queryset = queryset.filter(status__in=[TaskStatus.OPEN, TaskStatus.IN_PROGRESS])
+    elif status in TaskStatus.values:
+        queryset = queryset.filter(status=status)
+    assignee = data.get("assignee")
+    if assignee == "me":
+        queryset = queryset.filter(assignee=request.user)
+    elif assignee == "none":
+        queryset = queryset.filter(assignee__isnull=True)
+    elif assignee:
+        queryset = queryset.filter(assignee_id=assignee)
+    if data.get("priority"):
+        queryset = queryset.filter(priority=data["priority"])
+    if data.get("step"):
+        queryset = queryset.filter(step=data["step"])
+    if data.get("kind"):
+        queryset = queryset.filter(signal__kind=data["kind"])
+    if data.get("customer"):
+        queryset = queryset.filter(customer__uuid=data["customer"])
+    if data.get("overdue"):
+        queryset = queryset.overdue(timezone.now().date())
+    return queryset
+
+
+@workspace_view
+@vary_on_headers("HX-Request")
 def task_list(request: HttpRequest) -> HttpResponse:
-    tasks = FollowUpTask.objects.for_workspace(request.workspace).select_related("assignee")[:50]
-    return render(request, "tasks/task_list.html", {"tasks": tasks, "nav": "tasks"})
+    members = list(workspace_members(request.workspace))
+    form = TaskFilterForm(request.GET, workspace=request.workspace, members=members)
+    form.is_valid()
+    data = {name: value for name, value in form.cleaned_data.items() if name not in form.errors}
+    board = request.GET.get("view") == "board"
+    if board:
+        # The board shows every status; the status filter applies to the list only.
+        data["status"] = "all"
+    tasks = filter_tasks(_tasks(request), data, request)
+    context = {
+        "nav": "tasks",
+        "form": form,
+        "members": members,
+        "board": board,
+        "statuses": TaskStatus.choices,
+        "priorities": TaskPriority.choices,
+        "query": _query_without(request, "page"),
+        "view_query": _query_without(request, "view", "page", "status"),
+        "bulk_form": BulkForm(workspace=request.workspace),
+        "today": timezone.now().date(),
+    }
+    if board:
+        counts = dict(tasks.values_list("status").annotate(n=Count("id")).order_by())
+        context["columns"] = [
+            {
+                "status": value,
+                "label": label,
+                "tasks": list(tasks.filter(status=value)[:BOARD_COLUMN_LIMIT]),
+                "count": counts.get(value, 0),
+            }
+            for value, label in TaskStatus.choices
+        ]
+    else:
+        context["page"] = Paginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))
+    template = "tasks/task_list.html"
+    if request.htmx and request.htmx.target == "task-results":
+        template += "#results"
+    return render(request, template, context)
+
+
+def _query_without(request: HttpRequest, *names: str) -> str:
+    query = request.GET.copy()
+    for name in names:
+        query.pop(name, None)
+    return query.urlencode()
+
+
+def _row_response(request: HttpRequest, task: FollowUpTask) -> HttpResponse:
+    """After a quick change: the changed row/card for htmx, else back where the person was."""
+    if not request.htmx:
+        return redirect(_safe_next(request, task.get_absolute_url()))
+    fragment = request.POST.get("fragment", "row")
+    task = _tasks(request).get(pk=task.pk)
+    context = {
+        "task": task,
+        "members": list(workspace_members(request.workspace)),
+        "statuses": TaskStatus.choices,
+        "today": timezone.now().date(),
+        "next": _safe_next(request, task.get_absolute_url()),
+        "refresh_nav": True,
+    }
+    if fragment == "detail":
+        return render(request, "tasks/task_detail.html#controls", context)
+    if fragment == "card":
+        return render(request, "tasks/task_list.html#card", context)
+    return render(request, "tasks/task_list.html#row", context)
+
+
+def _refuse(request: HttpRequest, task: FollowUpTask, message: str) -> HttpResponse:
+    if request.htmx:
+        response = HttpResponse(message, status=200)
+        response["HX-Retarget"] = "#task-messages"
+        response["HX-Reswap"] = "innerHTML"
+        return response
+    messages.error(request, message)
+    return redirect(_safe_next(request, task.get_absolute_url()))
 
 
 @workspace_view
+@vary_on_headers("HX-Request")
+def task_status(request: HttpRequest, uuid) -> HttpResponse:
+    task = get_object_for_member(request, _tasks(request), uuid=uuid)
+    if request.method != "POST":
+        return redirect(task)
+    form = StatusForm(request.POST)
+    if not form.is_valid():
+        return _refuse(request, task, form.errors["status"][0])
+    try:
+        services.task_status_set(task=task, actor=request.user, status=form.cleaned_data["status"])
+    except services.TaskError as error:
+        return _refuse(request, task, str(error))
+    return _row_response(request, task)
+
+
+@workspace_view
+@vary_on_headers("HX-Request")
+def task_assignee(request: HttpRequest, uuid) -> HttpResponse:
+    task = get_object_for_member(request, _tasks(request), uuid=uuid)
+    if request.method != "POST":
+        return redirect(task)
+    form = AssigneeForm(request.POST, workspace=request.workspace)
+    if not form.is_valid():
+        return _refuse(request, task, form.errors["assignee"][0])
+    try:
+        services.task_assign(task=task, actor=request.user, assignee=form.cleaned_data["assignee"])
+    except services.TaskError as error:
+        return _refuse(request, task, str(error))
+    return _row_response(request, task)
+
+
+@workspace_view
+@require_POST
+def task_bulk(request: HttpRequest) -> HttpResponse:
+    list_url = reverse("tasks:task_list", kwargs={"slug": request.workspace.slug})
+    back = _safe_next(request, list_url)
+    try:
+        uuids = {uuid_module.UUID(value) for value in request.POST.getlist("tasks")}
+    except ValueError as error:
+        raise Http404("No such task.") from error
+    tasks = list(_tasks(request).filter(uuid__in=uuids))
+    if len(tasks) != len(uuids):
+        raise Http404("No such task.")
+    form = BulkForm(request.POST, workspace=request.workspace)
+    if not tasks:
+        messages.error(request, "Select at least one task first.")
+        return redirect(back)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, errors[0])
+        return redirect(back)
+    data = form.cleaned_data
+    changed, errors = services.tasks_bulk_update(
+        tasks=tasks,
+        actor=request.user,
+        status=data["status"] if data["action"] == "status" else None,
+        assign=data["action"] == "assign",
+        assignee=data.get("assignee"),
+    )
+    messages.success(request, f"{changed} of {len(tasks)} selected tasks changed.")
+    for error in errors:
+        messages.error(request, error)
+    return redirect(back)
+
+
+# A task's page ---------------------------------------------------------------------------------
+
+
+def _detail_context(request: HttpRequest, task: FollowUpTask, **forms) -> dict:
+    links = (
+        TaskSignal.objects.filter(task=task)
+        .select_related("signal__workspace")
+        .order_by("attached_at", "id")
+    )
+    return {
+        "nav": "tasks",
+        "task": task,
+        "edit_form": forms.get("edit_form")
+        or TaskEditForm(
+            workspace=request.workspace,
+            current_due=task.due_date,
+            initial={
+                "title": task.title,
+                "description": task.description,
+                "priority": task.priority,
+                "due_date": task.due_date,
+            },
+        ),
+        "comment_form": forms.get("comment_form") or CommentForm(),
+        "comments": task.comments.filter(is_system=False).select_related("author"),
+        "history": task_history(task),
+        "signal_links": links,
+        "timeline": customer_timeline(task.customer) if task.customer_id else [],
+        "members": list(workspace_members(request.workspace)),
+        "statuses": TaskStatus.choices,
+        "today": timezone.now().date(),
+        "next": task.get_absolute_url(),
+    }
+
+
+@workspace_view
+@vary_on_headers("HX-Request")
 def task_detail(request: HttpRequest, uuid) -> HttpResponse:
-    task = get_object_for_member(request, FollowUpTask, uuid=uuid)
-    return render(request, "tasks/task_detail.html", {"task": task, "nav": "tasks"})
+    task = get_object_for_member(
+        request,
+        _tasks(request).select_related(
+            "rule",
+            "created_by",
+            "customer__workspace",
+            "step__workspace",
+            "signal__workspace",
+            "signal__customer__workspace",
+        ),
+        uuid=uuid,
+    )
+    return render(request, "tasks/task_detail.html", _detail_context(request, task))
+
+
+@workspace_view
+def task_edit(request: HttpRequest, uuid) -> HttpResponse:
+    task = get_object_for_member(request, _tasks(request), uuid=uuid)
+    if request.method != "POST":
+        return redirect(task)
+    form = TaskEditForm(request.POST, workspace=request.workspace, current_due=task.due_date)
+    if form.is_valid():
+        services.task_update(task=task, actor=request.user, **form.cleaned_data)
+        messages.success(request, "Task saved.")
+        return redirect(task)
+    context = _detail_context(request, task, edit_form=form)
+    context["edit_open"] = True
+    return render(request, "tasks/task_detail.html", context)
+
+
+@workspace_view
+@vary_on_headers("HX-Request")
+def task_comment(request: HttpRequest, uuid) -> HttpResponse:
+    task = get_object_for_member(request, _tasks(request), uuid=uuid)
+    if request.method != "POST":
+        return redirect(task)
+    form = CommentForm(request.POST)
+    if form.is_valid():
+        services.task_comment_add(task=task, actor=request.user, body=form.cleaned_data["body"])
+        if not request.htmx:
+            return redirect(task.get_absolute_url() + "#comments")
+        form = CommentForm()
+    context = _detail_context(request, task, comment_form=form)
+    if request.htmx:
+        return render(request, "tasks/task_detail.html#comments", context)
+    return render(request, "tasks/task_detail.html", context)
+
+
+# Task rules ------------------------------------------------------------------------------------
 
 
 @workspace_view
 def rule_list(request: HttpRequest) -> HttpResponse:
-    rules = TaskRule.objects.filter(workspace=request.workspace)
+    rules = rules_for_list(request.workspace)
     return render(request, "tasks/rule_list.html", {"rules": rules, "nav": "settings"})
+
+
+def _rule_currency(request: HttpRequest, rule: TaskRule | None) -> str:
+    if rule is not None and (rule.conditions or {}).get("currency"):
+        return rule.conditions["currency"]
+    return request.workspace.main_currency
+
+
+@workspace_view(role=Role.MEMBER)
+@require_http_methods(["GET", "POST"])
+def rule_create(request: HttpRequest) -> HttpResponse:
+    currency = _rule_currency(request, None)
+    form = TaskRuleForm(request.POST or None, workspace=request.workspace, currency=currency)
+    if request.method == "POST" and form.is_valid():
+        try:
+            rule = services.task_rule_create(
+                workspace=request.workspace, actor=request.user, **form.rule_fields()
+            )
+        except services.TaskError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, f"Task rule “{rule.name}” created.")
+            return redirect("tasks:rule_list", slug=request.workspace.slug)
+    context = {"form": form, "rule": None, "nav": "settings", "currency": currency}
+    return render(request, "tasks/rule_form.html", context)
+
+
+@workspace_view(role=Role.MEMBER)
+@require_http_methods(["GET", "POST"])
+def rule_edit(request: HttpRequest, uuid) -> HttpResponse:
+    rule = get_object_for_member(request, TaskRule, uuid=uuid)
+    currency = _rule_currency(request, rule)
+    form = TaskRuleForm(
+        request.POST or None,
+        workspace=request.workspace,
+        currency=currency,
+        initial=TaskRuleForm.initial_from(rule, currency),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.task_rule_update(rule=rule, actor=request.user, **form.rule_fields())
+        except services.TaskError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, f"Task rule “{rule.name}” saved.")
+            return redirect("tasks:rule_list", slug=request.workspace.slug)
+    context = {"form": form, "rule": rule, "nav": "settings", "currency": currency}
+    return render(request, "tasks/rule_form.html", context)
+
+
+@workspace_view(role=Role.MEMBER)
+def rule_toggle(request: HttpRequest, uuid) -> HttpResponse:
+    rule = get_object_for_member(request, TaskRule, uuid=uuid)
+    if request.method == "POST":
+        enabled = request.POST.get("enabled") == "1"
+        services.task_rule_set_enabled(rule=rule, actor=request.user, enabled=enabled)
+        state = "on" if enabled else "off"
+        messages.success(request, f"Task rule “{rule.name}” switched {state}.")
+    return redirect("tasks:rule_list", slug=request.workspace.slug)

@@ -3,6 +3,7 @@
 from django import template
 
 from tasks.models import FollowUpTask
+from tasks.money import money_format
 
 register = template.Library()
 
@@ -10,17 +11,30 @@ register = template.Library()
 @register.inclusion_tag("tasks/_signal_panel.html", takes_context=True)
 def signal_tasks_panel(context, signal):
     """The signal page's tasks: related tasks and the create-follow-up form."""
-    tasks = FollowUpTask.objects.filter(workspace=signal.workspace, signal=signal)
-    return {"request": context.get("request"), "signal": signal, "tasks": tasks}
+    from tasks.views import signal_panel_context
+
+    return signal_panel_context(context.get("request"), signal)
 
 
 @register.inclusion_tag("tasks/_task_list_compact.html")
 def step_open_tasks(step):
-    tasks = FollowUpTask.objects.filter(workspace=step.workspace, step=step).open()[:20]
+    tasks = (
+        FollowUpTask.objects.filter(workspace_id=step.workspace_id, step=step)
+        .open()
+        .select_related("assignee")[:20]
+    )
     return {"tasks": tasks, "empty_text": "No open tasks on this step."}
 
 
 @register.inclusion_tag("tasks/_task_list_compact.html")
 def customer_tasks(customer):
-    tasks = FollowUpTask.objects.filter(workspace=customer.workspace, customer=customer)[:50]
+    tasks = FollowUpTask.objects.filter(
+        workspace_id=customer.workspace_id, customer=customer
+    ).select_related("assignee")[:50]
     return {"tasks": tasks, "empty_text": "No tasks for this customer."}
+
+
+@register.simple_tag
+def task_money(amount, currency):
+    """{% task_money 4900 "eur" %} → €49.00, with the currency's exponent."""
+    return money_format(amount, currency)
