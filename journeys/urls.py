@@ -13,6 +13,7 @@ board_urlpatterns = [
 # Editing journeys, stages, steps and mapping rules.
 editing_urlpatterns = [
     path("settings/journeys/", views.journey_list, name="journey_list"),
+    path("settings/journeys/<uuid:journey>/unmapped/", views.unmapped, name="unmapped"),
 ]
 
 urlpatterns = board_urlpatterns + editing_urlpatterns
