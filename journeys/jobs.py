@@ -42,7 +42,7 @@ def journey_remap_run(run_id: int) -> None:
         raise
 
 
-def remap_chunk(*, run_id: int, size: int = CHUNK_SIZE) -> bool:
+def remap_chunk(*, run_id: int, size: int | None = None) -> bool:
     """Re-place the next chunk of signals; False when the run is finished or superseded.
 
     The run row is locked for the chunk: a newer request marks it superseded either before the
@@ -56,7 +56,7 @@ def remap_chunk(*, run_id: int, size: int = CHUNK_SIZE) -> bool:
         signals = list(
             RevenueSignal.objects.filter(workspace_id=run.workspace_id, pk__gt=run.cursor)
             .select_related("customer")
-            .order_by("pk")[:size]
+            .order_by("pk")[: size or CHUNK_SIZE]
         )
         if not signals:
             run.status = RemapStatus.DONE
