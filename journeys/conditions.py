@@ -135,3 +135,34 @@ def signal_matches(conditions: dict[str, Any], signal: RevenueSignal) -> bool:
             if any(metadata.get(k) != v for k, v in expected.items()):
                 return False
     return True
+
+
+def conditions_describe(conditions: dict[str, Any]) -> str:
+    """A short human reading of conditions: "amount ≥ €100.00, customer plan = pro"."""
+    from tasks.money import money_format
+
+    currency = conditions.get("currency", "")
+    parts = []
+    if conditions.get("amount_min") is not None:
+        parts.append(f"amount ≥ {money_format(conditions['amount_min'], currency)}")
+    if conditions.get("amount_max") is not None:
+        parts.append(f"amount ≤ {money_format(conditions['amount_max'], currency)}")
+    if currency and not parts:
+        parts.append(f"in {currency.upper()}")
+    labels = {
+        "price_id": "price",
+        "product_id": "product",
+        "billing_reason": "billing reason",
+        "subscription_status": "subscription",
+        "decline_code": "decline code",
+    }
+    for key, label in labels.items():
+        if conditions.get(key):
+            parts.append(f"{label} {conditions[key]}")
+    if conditions.get("attempt_count_min") is not None:
+        parts.append(f"attempt ≥ {conditions['attempt_count_min']}")
+    for key, value in (conditions.get("customer_metadata") or {}).items():
+        parts.append(f"customer {key} = {value}")
+    if "livemode" in conditions:
+        parts.append("live mode only" if conditions["livemode"] else "test mode only")
+    return ", ".join(parts)

@@ -8,7 +8,7 @@ from django.db.models import Count, Prefetch
 from django.utils import timezone
 
 from billing.models import RevenueSignal, SignalKind
-from journeys.conditions import signal_matches
+from journeys.conditions import conditions_describe, signal_matches
 from journeys.models import Journey, MappingRule, RemapRun, SignalPlacement, Stage, Step
 from journeys.placement import choose_rule, journey_rules
 
@@ -29,11 +29,16 @@ def journey_structure(journey: Journey) -> list[Stage]:
 
 
 def journey_rules_for_list(journey: Journey) -> list[MappingRule]:
-    return list(
+    """The journey's rules in the order they are tried, each with a readable conditions_text."""
+    rules = list(
         MappingRule.objects.filter(journey=journey)
         .select_related("step__stage")
         .order_by("priority", "id")
     )
+    for rule in rules:
+        rule.conditions_text = conditions_describe(rule.conditions or {})
+        rule.kind_labels = [SignalKind(k).label for k in rule.kinds if k in SignalKind.values]
+    return rules
 
 
 def remap_latest(journey: Journey) -> RemapRun | None:

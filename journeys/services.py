@@ -12,7 +12,7 @@ from django.utils import timezone
 from billing.models import SignalKind
 from custory.audit import audit_record
 from custory.models import Workspace
-from journeys.conditions import conditions_validate
+from journeys.conditions import conditions_describe, conditions_validate
 from journeys.defaults import DEFAULT_JOURNEY_NAME, DEFAULT_RULES, DEFAULT_STAGES
 from journeys.models import (
     Journey,
@@ -75,9 +75,9 @@ def _install_template(journey: Journey) -> None:
 
 
 def _default_rule_name(kinds, step_name: str, conditions: dict) -> str:
-    labels = ", ".join(SignalKind(k).label.lower() for k in kinds)
-    suffix = " (" + ", ".join(f"{k}={v}" for k, v in conditions.items()) + ")" if conditions else ""
-    return f"{labels.capitalize()}{suffix} → {step_name}"[:100]
+    labels = ", ".join(SignalKind(k).label.lower() for k in kinds).capitalize()
+    condition = f" if {conditions_describe(conditions)}" if conditions else ""
+    return f"{labels} → {step_name}{condition}"[:100]
 
 
 @transaction.atomic

@@ -220,7 +220,7 @@ def test_a_rule_is_created_with_conditions_in_minor_units(
                 "currency": "EUR",
                 "amount_min": "100",
                 "metadata_key": "plan",
-                "metadata_value": "",
+                "metadata_value": "pro",
                 "livemode": "test",
             },
         )
@@ -229,15 +229,10 @@ def test_a_rule_is_created_with_conditions_in_minor_units(
     assert rule.conditions == {
         "amount_min": 100_00,
         "currency": "eur",
-        "customer_metadata": {"plan": ""},
+        "customer_metadata": {"plan": "pro"},
         "livemode": False,
     }
-    assert (
-        rule.name
-        == "Refund (amount_min=10000, currency=eur, customer_metadata={'plan': ''}, livemode=False) → Dispute"[
-            :100
-        ]
-    )
+    assert rule.name == "Refund → Dispute if amount ≥ €100.00, customer plan = pro, test mode only"
     # The factory's customers have no "plan" metadata, so nothing moves.
     assert placed_step(big, journey) == placed_step(small, journey) == "Refund request"
 
