@@ -278,7 +278,10 @@ def step_update(*, step: Step, actor, name: str, description: str = "") -> Step:
 def step_move(*, step: Step, actor, direction: str) -> bool:
     """Move a step up or down within its stage, or across into the neighbouring stage."""
     stages = list(Stage.objects.select_for_update().filter(journey=step.journey_id))
-    steps = list(Step.objects.select_for_update().filter(stage=step.stage_id))
+    # Work on freshly read rows: the caller's copy may hold a stale stage or position.
+    stage_id = Step.objects.filter(pk=step.pk).values_list("stage_id", flat=True).get()
+    steps = list(Step.objects.select_for_update().filter(stage=stage_id))
+    step = next(s for s in steps if s.pk == step.pk)
     if _moved(steps, step, direction):
         _renumber(steps)
     else:
