@@ -26,6 +26,7 @@ class JourneyCreateForm(JourneyForm):
 
 class StageForm(forms.Form):
     name = forms.CharField(max_length=100, label="Stage name")
+    description = forms.CharField(max_length=300, required=False, label="Description")
 
 
 class StepForm(forms.Form):

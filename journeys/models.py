@@ -53,6 +53,7 @@ class Stage(models.Model):
     journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="stages")
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=100)
+    description = models.CharField(max_length=300, blank=True)
     position = models.PositiveIntegerField(default=0)
 
     class Meta:

@@ -173,11 +173,12 @@ def _moved(items: list, item, direction: str) -> bool:
 
 
 @transaction.atomic
-def stage_create(*, journey: Journey, actor, name: str) -> Stage:
+def stage_create(*, journey: Journey, actor, name: str, description: str = "") -> Stage:
     stage = Stage.objects.create(
         workspace=journey.workspace,
         journey=journey,
         name=_clean_name(name),
+        description=_clean_description(description),
         position=_next_position(journey.stages.all()),
     )
     _audit(actor, "stage.create", stage, journey=journey.name)
@@ -185,11 +186,12 @@ def stage_create(*, journey: Journey, actor, name: str) -> Stage:
 
 
 @transaction.atomic
-def stage_update(*, stage: Stage, actor, name: str) -> Stage:
-    before = stage.name
+def stage_update(*, stage: Stage, actor, name: str, description: str = "") -> Stage:
+    before = {"name": stage.name, "description": stage.description}
     stage.name = _clean_name(name)
-    stage.save(update_fields=["name"])
-    _audit(actor, "stage.update", stage, before={"name": before})
+    stage.description = _clean_description(description)
+    stage.save(update_fields=["name", "description"])
+    _audit(actor, "stage.update", stage, before=before)
     return stage
 
 

@@ -361,3 +361,55 @@ def test_stage_rename_and_create_with_htmx(client_for, member, journey):
     assert "Advocate" in response.content.decode()
     assert Stage.objects.get(pk=stage.pk).name == "Explore"
     assert journey.stages.order_by("position").last().name == "Advocate"
+
+
+def test_the_remap_progress_is_polled_while_a_run_is_going(client_for, member, journey):
+    from journeys.services import remap_request
+
+    run = remap_request(journey=journey, reason="Rule changed")
+    client = client_for(member)
+    body = client.get(url("remap_status", journey.uuid)).content.decode()
+    assert 'hx-trigger="every 1s"' in body and "Re-placing signals" in body
+    run.status, run.done, run.total = "done", 7, 7
+    run.save()
+    body = client.get(url("remap_status", journey.uuid)).content.decode()
+    assert "hx-trigger" not in body and "7 checked" in body
+    page = client.get(url("journey_detail", journey.uuid)).content.decode()
+    assert 'id="remap"' in page
+
+
+def test_deleting_a_stage_through_the_page_moves_its_signals(client_for, member, journey, place):
+    signals = [place(kind="plan_upgraded"), place(kind="plan_downgraded")]
+    stage = journey.stages.get(name="Expand")
+    churn = step_of(journey, "Churn")
+    page = client_for(member).get(url("stage_delete", stage.uuid)).content.decode()
+    assert "Plan change, Seats" in page and "2 signals" in page
+    response = client_for(member).post(url("stage_delete", stage.uuid), {"target": churn.pk})
+    assert response.status_code == 302
+    assert [placed_step(s, journey) for s in signals] == ["Churn", "Churn"]
+    assert not Stage.objects.filter(pk=stage.pk).exists()
+
+
+def test_a_second_journey_is_created_made_default_and_deleted(
+    client_for, admin, journey, place, django_capture_on_commit_callbacks
+):
+    signal = place(kind="refund")
+    client = client_for(admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url("journey_create"), {"name": "Sales-led", "from_template": "on"})
+    sales = Journey.objects.get(name="Sales-led")
+    assert response["Location"] == url("journey_detail", sales.uuid)
+    assert placed_step(signal, sales) == "Refund request"  # existing signals are placed in it
+    client.post(url("journey_make_default", sales.uuid))
+    assert Journey.objects.get(is_default=True) == sales
+    assert client.post(url("journey_delete", sales.uuid)).status_code == 302
+    assert Journey.objects.get(is_default=True) == journey
+
+
+def test_a_stage_is_renamed_and_described(client_for, member, journey):
+    stage = journey.stages.get(name="Expand")
+    client_for(member).post(
+        url("stage_update", stage.uuid), {"name": "Grow", "description": "More seats and plans."}
+    )
+    stage.refresh_from_db()
+    assert (stage.name, stage.description) == ("Grow", "More seats and plans.")
