@@ -43,6 +43,15 @@ DEFAULT_STAGES: list[tuple[str, list[tuple[str, str]]]] = [
     ),
 ]
 
+STAGE_DESCRIPTIONS: dict[str, str] = {
+    "Discover": "Before the first purchase.",
+    "Convert": "Becoming a paying customer.",
+    "Onboard": "Trials and the first weeks.",
+    "Pay & retain": "Recurring revenue and what puts it at risk.",
+    "Expand": "Growing (or shrinking) an account.",
+    "Renew or leave": "The end of a subscription, or its rescue.",
+}
+
 # (kinds, step name, conditions, priority): first match wins, lowest priority number first.
 # Every SignalKind appears in a rule without conditions, so nothing lands in Unmapped by default.
 DEFAULT_RULES: list[tuple[list[str], str, dict, int]] = [

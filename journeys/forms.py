@@ -85,7 +85,7 @@ class RuleForm(forms.Form):
         required=False,
         min_value=0,
         max_value=1_000_000,
-        help_text="Lower numbers are tried first; the first matching rule wins.",
+        help_text="Lower numbers are tried first; the first matching rule wins. Empty: last.",
     )
     enabled = forms.BooleanField(required=False, initial=True)
     currency = forms.CharField(max_length=3, required=False, help_text="For example EUR.")

@@ -13,7 +13,12 @@ from billing.models import SignalKind
 from custory.audit import audit_record
 from custory.models import Workspace
 from journeys.conditions import conditions_describe, conditions_validate
-from journeys.defaults import DEFAULT_JOURNEY_NAME, DEFAULT_RULES, DEFAULT_STAGES
+from journeys.defaults import (
+    DEFAULT_JOURNEY_NAME,
+    DEFAULT_RULES,
+    DEFAULT_STAGES,
+    STAGE_DESCRIPTIONS,
+)
 from journeys.models import (
     Journey,
     MappingRule,
@@ -51,7 +56,11 @@ def _install_template(journey: Journey) -> None:
     steps_by_name: dict[str, Step] = {}
     for stage_position, (stage_name, steps) in enumerate(DEFAULT_STAGES):
         stage = Stage.objects.create(
-            workspace=journey.workspace, journey=journey, name=stage_name, position=stage_position
+            workspace=journey.workspace,
+            journey=journey,
+            name=stage_name,
+            description=STAGE_DESCRIPTIONS.get(stage_name, ""),
+            position=stage_position,
         )
         for step_position, (step_name, description) in enumerate(steps):
             steps_by_name[step_name] = Step.objects.create(
