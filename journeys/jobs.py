@@ -26,7 +26,7 @@ def journey_remap_run(run_id: int) -> None:
         return
     run = RemapRun.objects.select_related("journey").get(pk=run_id)
     if not run.total:
-        total = RevenueSignal.objects.filter(workspace_id=run.workspace_id).count()
+        total = _signals(run).count()
         RemapRun.objects.filter(pk=run_id).update(total=total)
     started = time.monotonic()
     try:
@@ -54,7 +54,8 @@ def remap_chunk(*, run_id: int, size: int | None = None) -> bool:
         if run.status != RemapStatus.RUNNING:
             return False
         signals = list(
-            RevenueSignal.objects.filter(workspace_id=run.workspace_id, pk__gt=run.cursor)
+            _signals(run)
+            .filter(pk__gt=run.cursor)
             .select_related("customer")
             .order_by("pk")[: size or CHUNK_SIZE]
         )
@@ -72,6 +73,11 @@ def remap_chunk(*, run_id: int, size: int | None = None) -> bool:
         run.total = max(run.total, run.done)
         run.save(update_fields=["moved", "cursor", "done", "total"])
         return True
+
+
+def _signals(run: RemapRun):
+    signals = RevenueSignal.objects.filter(workspace_id=run.workspace_id)
+    return signals.filter(kind__in=run.kinds) if run.kinds else signals
 
 
 def _hand_over(run_id: int) -> None:

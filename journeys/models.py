@@ -207,6 +207,8 @@ class RemapRun(models.Model):
         max_length=10, choices=RemapStatus.choices, default=RemapStatus.QUEUED
     )
     reason = models.CharField(max_length=200, blank=True)
+    # The signal kinds whose placement may have changed; empty means every kind.
+    kinds = models.JSONField(default=list, blank=True)
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     moved = models.PositiveIntegerField(default=0)

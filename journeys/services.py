@@ -385,7 +385,9 @@ def rule_create(
         workspace=journey.workspace, journey=journey, priority=priority, enabled=enabled, **clean
     )
     _audit(actor, "mapping_rule.create", rule, **_rule_data(rule))
-    remap_request(journey=journey, actor=actor, reason=f"Rule “{rule.name}” created")
+    remap_request(
+        journey=journey, actor=actor, reason=f"Rule “{rule.name}” created", kinds=rule.kinds
+    )
     return rule
 
 
@@ -415,6 +417,7 @@ def rule_update(
         journey=rule.journey, name=name, kinds=kinds, step=step, conditions=conditions
     )
     before = _rule_data(rule)
+    kinds_before = list(rule.kinds)
     for field, value in clean.items():
         setattr(rule, field, value)
     if priority is not None:
@@ -422,7 +425,12 @@ def rule_update(
     rule.enabled = enabled
     rule.save()
     _audit(actor, "mapping_rule.update", rule, before=before, after=_rule_data(rule))
-    remap_request(journey=rule.journey, actor=actor, reason=f"Rule “{rule.name}” changed")
+    remap_request(
+        journey=rule.journey,
+        actor=actor,
+        reason=f"Rule “{rule.name}” changed",
+        kinds=sorted(set(kinds_before) | set(rule.kinds)),
+    )
     return rule
 
 
@@ -432,7 +440,9 @@ def rule_toggle(*, rule: MappingRule, actor) -> MappingRule:
     rule.save(update_fields=["enabled"])
     _audit(actor, "mapping_rule.enable" if rule.enabled else "mapping_rule.disable", rule)
     verb = "enabled" if rule.enabled else "disabled"
-    remap_request(journey=rule.journey, actor=actor, reason=f"Rule “{rule.name}” {verb}")
+    remap_request(
+        journey=rule.journey, actor=actor, reason=f"Rule “{rule.name}” {verb}", kinds=rule.kinds
+    )
     return rule
 
 
@@ -441,7 +451,9 @@ def rule_delete(*, rule: MappingRule, actor) -> None:
     journey = rule.journey
     _audit(actor, "mapping_rule.delete", rule, name=rule.name, **_rule_data(rule))
     rule.delete()
-    remap_request(journey=journey, actor=actor, reason=f"Rule “{rule.name}” deleted")
+    remap_request(
+        journey=journey, actor=actor, reason=f"Rule “{rule.name}” deleted", kinds=rule.kinds
+    )
 
 
 @transaction.atomic
@@ -452,29 +464,47 @@ def rule_move(*, rule: MappingRule, actor, direction: str) -> bool:
         .filter(journey=rule.journey_id)
         .order_by("priority", "id")
     )
+    index = next(i for i, item in enumerate(rules) if item.pk == rule.pk)
     if not _moved(rules, rule, direction):
         return False
+    # Only signals of kinds both swapped rules claim can change step.
+    swapped = rules[index].kinds + rules[index - 1 if direction == UP else index + 1].kinds
     for index, item in enumerate(rules, start=1):
         if item.priority != index * 10:
             item.priority = index * 10
             item.save(update_fields=["priority"])
     _audit(actor, "mapping_rule.move", rule, direction=direction)
-    remap_request(journey=rule.journey, actor=actor, reason=f"Rule “{rule.name}” reordered")
+    remap_request(
+        journey=rule.journey,
+        actor=actor,
+        reason=f"Rule “{rule.name}” reordered",
+        kinds=sorted(set(swapped)),
+    )
     return True
 
 
 # Remapping --------------------------------------------------------------------------------------
 
 
-def remap_request(*, journey: Journey, actor=None, reason: str = "") -> RemapRun:
-    """Queue a re-placement of the journey's signals; it supersedes any run still going."""
+def remap_request(
+    *, journey: Journey, actor=None, reason: str = "", kinds: list[str] | None = None
+) -> RemapRun:
+    """Queue a re-placement of the journey's signals (of these kinds; None: all kinds).
+
+    It supersedes any run still going, and takes over the kinds that run had yet to cover.
+    """
     with transaction.atomic():
-        RemapRun.objects.filter(
+        active = RemapRun.objects.select_for_update().filter(
             journey=journey, status__in=[RemapStatus.QUEUED, RemapStatus.RUNNING]
-        ).update(status=RemapStatus.SUPERSEDED, finished_at=timezone.now())
+        )
+        scope = set(kinds) if kinds else None
+        for older in active:
+            scope = None if scope is None or not older.kinds else scope | set(older.kinds)
+        active.update(status=RemapStatus.SUPERSEDED, finished_at=timezone.now())
         run = RemapRun.objects.create(
             workspace=journey.workspace,
             journey=journey,
+            kinds=sorted(scope) if scope else [],
             reason=reason[:200],
             requested_by=actor if getattr(actor, "is_authenticated", False) else None,
         )

@@ -41,7 +41,9 @@ def test_a_new_rule_moves_exactly_the_signals_it_claims(
         "refund": "Refund request",
     }
     run = RemapRun.objects.get(journey=journey)
-    assert (run.status, run.done, run.total, run.moved) == (RemapStatus.DONE, 5, 5, 2)
+    # Only failed payments can have moved, so only they are re-placed.
+    assert run.kinds == ["payment_failed"]
+    assert (run.status, run.done, run.total, run.moved) == (RemapStatus.DONE, 4, 4, 2)
     assert rollup_totals(journey) == raw_totals(journey)
 
 
@@ -142,3 +144,24 @@ def test_signals_of_other_workspaces_are_not_touched(
         )
     assert placed_step(foreign, foreign_journey) == "Recurring payment"
     assert RevenueSignal.objects.filter(placements__journey=journey).count() == 5
+
+
+def test_a_superseding_run_covers_the_kinds_the_older_one_had_yet_to_cover(journey, admin):
+    first = services.remap_request(journey=journey, actor=admin, kinds=["refund"])
+    second = services.remap_request(journey=journey, actor=admin, kinds=["payment_failed"])
+    assert second.kinds == ["payment_failed", "refund"]
+    everything = services.remap_request(journey=journey, actor=admin)
+    third = services.remap_request(journey=journey, actor=admin, kinds=["refund"])
+    assert (everything.kinds, third.kinds) == ([], [])
+    statuses = RemapRun.objects.filter(pk__in=[first.pk, second.pk, everything.pk])
+    assert set(statuses.values_list("status", flat=True)) == {RemapStatus.SUPERSEDED}
+
+
+def test_reordering_rules_re_places_only_the_kinds_of_the_two_rules(
+    journey, admin, django_capture_on_commit_callbacks
+):
+    rules = list(journey.mapping_rules.order_by("priority"))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.rule_move(rule=rules[0], actor=admin, direction="down")
+    run = RemapRun.objects.get(journey=journey)
+    assert run.kinds == sorted(set(rules[0].kinds) | set(rules[1].kinds))

@@ -1,0 +1,72 @@
+"""How fast a remap re-places a workspace's signals after a rule change (printed; loose bound)."""
+
+import random
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from billing.models import RevenueSignal, SignalKind, StripeEvent
+from journeys import jobs, services
+from journeys.models import RemapRun, RemapStatus
+from journeys.placement import place_signals
+from tests.factories import CustomerFactory, StripeConnectionFactory
+from tests.journeys.conftest import raw_totals, rollup_totals
+
+SIGNALS = 5000
+
+
+@pytest.mark.slow
+def test_remapping_5000_signals_after_a_rule_change(workspace, admin):
+    journey = services.journey_install_default(workspace=workspace)
+    connection = StripeConnectionFactory(workspace=workspace)
+    customers = [CustomerFactory(workspace=workspace) for _ in range(50)]
+    now = timezone.now()
+    events = StripeEvent.objects.bulk_create(
+        StripeEvent(
+            workspace=workspace,
+            connection=connection,
+            stripe_id=f"evt_perf_{i}",
+            type="invoice.payment_failed",
+            api_version="2024-06-20",
+            created=now,
+            payload={},
+        )
+        for i in range(SIGNALS)
+    )
+    rng = random.Random(5)
+    signals = RevenueSignal.objects.bulk_create(
+        RevenueSignal(
+            workspace=workspace,
+            event=event,
+            connection=connection,
+            customer=rng.choice(customers),
+            kind=rng.choice(SignalKind.values),
+            occurred_at=now - timedelta(days=rng.randrange(60)),
+            amount=rng.randrange(100, 100_000),
+            currency=rng.choice(["eur", "usd"]),
+        )
+        for event in events
+    )
+    place_signals(signals=signals)
+    rule = services.rule_create(
+        journey=journey,
+        actor=admin,
+        kinds=["payment_failed", "refund"],
+        step=journey.steps.get(name="Payment recovery"),
+        conditions={"amount_min": 50_000, "currency": "eur"},
+        priority=1,
+    )
+    run = RemapRun.objects.get(journey=journey, status=RemapStatus.QUEUED)
+    started = time.perf_counter()
+    jobs.journey_remap_run(run.pk)
+    elapsed = time.perf_counter() - started
+    run.refresh_from_db()
+    print(
+        f"\nremap of {SIGNALS} signals: {elapsed:.2f}s ({SIGNALS / elapsed:.0f} signals/s), "
+        f"{run.moved} moved"
+    )
+    assert run.status == RemapStatus.DONE and run.done == SIGNALS
+    assert rollup_totals(journey) == raw_totals(journey)
+    assert rule.pk and elapsed < 120
