@@ -24,7 +24,9 @@ def journey_remap_run(run_id: int) -> None:
     )
     if not claimed:
         return
-    run = RemapRun.objects.select_related("journey").get(pk=run_id)
+    run = RemapRun.objects.filter(pk=run_id).first()
+    if run is None:
+        return
     if not run.total:
         total = _signals(run).count()
         RemapRun.objects.filter(pk=run_id).update(total=total)
@@ -50,8 +52,9 @@ def remap_chunk(*, run_id: int, size: int | None = None) -> bool:
     under rules newer than the ones it read.
     """
     with transaction.atomic():
-        run = RemapRun.objects.select_for_update().select_related("journey").get(pk=run_id)
-        if run.status != RemapStatus.RUNNING:
+        run = RemapRun.objects.select_for_update().select_related("journey").filter(pk=run_id)
+        run = run.first()
+        if run is None or run.status != RemapStatus.RUNNING:  # None: the journey was deleted
             return False
         signals = list(
             _signals(run)

@@ -165,3 +165,11 @@ def test_reordering_rules_re_places_only_the_kinds_of_the_two_rules(
         services.rule_move(rule=rules[0], actor=admin, direction="down")
     run = RemapRun.objects.get(journey=journey)
     assert run.kinds == sorted(set(rules[0].kinds) | set(rules[1].kinds))
+
+
+def test_a_run_whose_journey_was_deleted_stops_quietly(journey, signals, admin, workspace):
+    other = services.journey_create(workspace=workspace, actor=admin, name="Short-lived")
+    run = RemapRun.objects.get(journey=other)
+    services.journey_delete(journey=other, actor=admin)
+    jobs.journey_remap_run(run.pk)
+    assert not jobs.remap_chunk(run_id=run.pk)
