@@ -49,6 +49,9 @@ def rollup_add(*, placement: SignalPlacement, signal: RevenueSignal, sign: int =
         "mrr_delta": F("mrr_delta") + sign * signal.mrr_delta,
     }
     if StepDailyRollup.objects.filter(**key).update(**changes):
+        if sign < 0:
+            # An emptied row would show as a zero on the board; a later +1 recreates it.
+            StepDailyRollup.objects.filter(**key, count=0).delete()
         return
     if sign < 0:
         return

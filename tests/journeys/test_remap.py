@@ -173,3 +173,15 @@ def test_a_run_whose_journey_was_deleted_stops_quietly(journey, signals, admin, 
     services.journey_delete(journey=other, actor=admin)
     jobs.journey_remap_run(run.pk)
     assert not jobs.remap_chunk(run_id=run.pk)
+
+
+def test_a_remap_leaves_no_empty_rollup_rows(
+    journey, signals, member, django_capture_on_commit_callbacks
+):
+    from journeys.models import StepDailyRollup
+
+    rule = next(r for r in journey.mapping_rules.all() if "refund" in r.kinds)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.rule_toggle(rule=rule, actor=member)
+    assert not StepDailyRollup.objects.filter(journey=journey, count=0).exists()
+    assert not StepDailyRollup.objects.filter(step=rule.step).exists()
