@@ -4,7 +4,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Prefetch
+from django.db.models import Count, OuterRef, Prefetch, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from billing.models import RevenueSignal, SignalKind
@@ -16,6 +17,22 @@ PREVIEW_DAYS = 30
 # The preview reads at most this many recent signals of the chosen kinds.
 PREVIEW_SCAN_LIMIT = 5000
 PREVIEW_EXAMPLES = 5
+
+
+def journeys_for_list(workspace) -> list[Journey]:
+    """The workspace's journeys, default first, each with its unmapped and rule counts."""
+    unmapped = SignalPlacement.objects.filter(journey=OuterRef("pk"), step__isnull=True)
+    rules = MappingRule.objects.filter(journey=OuterRef("pk"))
+    return list(
+        Journey.objects.for_workspace(workspace).annotate(
+            unmapped_count=_count(unmapped), rule_count=_count(rules)
+        )
+    )
+
+
+def _count(queryset) -> Subquery:
+    counted = queryset.order_by().values("journey").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted), 0)
 
 
 def journey_structure(journey: Journey) -> list[Stage]:

@@ -49,7 +49,7 @@ def _form_errors(form) -> str:
 
 @workspace_view
 def journey_list(request: HttpRequest) -> HttpResponse:
-    journeys = Journey.objects.for_workspace(request.workspace)
+    journeys = selectors.journeys_for_list(request.workspace)
     return render(
         request,
         "journeys/journey_list.html",
@@ -76,7 +76,7 @@ def journey_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Journey “{journey.name}” created.")
             return redirect(_detail_url(journey))
-    journeys = Journey.objects.for_workspace(request.workspace)
+    journeys = selectors.journeys_for_list(request.workspace)
     context = {"journeys": journeys, "form": form, "can_edit": True, "nav": "settings"}
     return render(request, "journeys/journey_list.html", context, status=400)
 

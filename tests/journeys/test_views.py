@@ -413,3 +413,17 @@ def test_a_stage_is_renamed_and_described(client_for, member, journey):
     )
     stage.refresh_from_db()
     assert (stage.name, stage.description) == ("Grow", "More seats and plans.")
+
+
+def test_the_journey_list_counts_rules_and_unmapped_signals(
+    client_for, support, journey, place, django_assert_max_num_queries
+):
+    rule = next(r for r in journey.mapping_rules.all() if "refund" in r.kinds)
+    rule.delete()
+    place(kind="refund")
+    place(kind="refund")
+    client = client_for(support)
+    with django_assert_max_num_queries(8):
+        body = client.get(url("journey_list")).content.decode()
+    assert "Mapping rules (10)" in body and "Unmapped lane (2)" in body
+    assert "Make default" not in body and "New journey" not in body
