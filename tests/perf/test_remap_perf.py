@@ -11,6 +11,7 @@ from billing.models import RevenueSignal, SignalKind, StripeEvent
 from journeys import jobs, services
 from journeys.models import RemapRun, RemapStatus
 from journeys.placement import place_signals
+from journeys.selectors import rule_preview
 from tests.factories import CustomerFactory, StripeConnectionFactory
 from tests.journeys.conftest import raw_totals, rollup_totals
 
@@ -50,6 +51,16 @@ def test_remapping_5000_signals_after_a_rule_change(workspace, admin):
         for event in events
     )
     place_signals(signals=signals)
+    started = time.perf_counter()
+    preview = rule_preview(
+        journey=journey,
+        kinds=SignalKind.values,
+        conditions={"amount_min": 50_000, "currency": "eur"},
+        priority=1,
+    )
+    preview_seconds = time.perf_counter() - started
+    print(f"\nlive preview over {preview.scanned} signals: {preview_seconds * 1000:.0f} ms")
+    assert preview_seconds < 10
     rule = services.rule_create(
         journey=journey,
         actor=admin,
