@@ -35,6 +35,7 @@ def test_member_reorders_steps_and_edits_a_rule_with_the_live_preview(
     page.keyboard.press("Enter")
     pay = page.locator(".stage", has_text="Pay & retain")
     expect(pay.locator(".step input[name=name]").first).to_have_value("Trial")
+    expect(page.get_by_role("button", name="Move Trial down")).to_be_focused()
     assert page.evaluate("window.__noReload") is True
 
     page.get_by_role("link", name="Mapping rules").click()
