@@ -1,11 +1,113 @@
-"""Mapping-rule conditions: what keys exist, and whether a signal meets them.
-
-(The journeys work extends validation and the editing UI; matching must stay a pure function.)
+"""Mapping-rule conditions: what keys exist, whether they are well formed, and whether a signal
+meets them. Matching is a pure function of the conditions and the signal.
 """
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
+
 from billing.models import RevenueSignal
+
+# Stripe's subscription statuses, for the subscription_status condition.
+SUBSCRIPTION_STATUSES = [
+    "incomplete",
+    "incomplete_expired",
+    "trialing",
+    "active",
+    "past_due",
+    "canceled",
+    "unpaid",
+    "paused",
+]
+
+# key → (label, type) of every condition a mapping rule may carry.
+CONDITION_KEYS: dict[str, tuple[str, type]] = {
+    "amount_min": ("Amount at least", int),
+    "amount_max": ("Amount at most", int),
+    "currency": ("Currency", str),
+    "price_id": ("Stripe price id", str),
+    "product_id": ("Stripe product id", str),
+    "billing_reason": ("Billing reason", str),
+    "subscription_status": ("Subscription status", str),
+    "attempt_count_min": ("Attempt count at least", int),
+    "decline_code": ("Decline code", str),
+    "customer_metadata": ("Customer metadata", dict),
+    "livemode": ("Live mode", bool),
+}
+
+
+def conditions_validate(conditions: Any) -> dict[str, Any]:
+    """Return the conditions normalized, or raise ValidationError naming every problem."""
+    if conditions in (None, ""):
+        return {}
+    if not isinstance(conditions, dict):
+        raise ValidationError("Conditions must be an object of key → value.", code="invalid")
+    errors: list[ValidationError] = []
+    clean: dict[str, Any] = {}
+    for key, value in conditions.items():
+        if key not in CONDITION_KEYS:
+            errors.append(ValidationError(f"Unknown condition “{key}”.", code="unknown"))
+            continue
+        label, expected = CONDITION_KEYS[key]
+        # bool is an int in Python; an amount of True is still the wrong type.
+        wrong_type = not isinstance(value, expected) or (
+            expected is int and isinstance(value, bool)
+        )
+        if wrong_type:
+            errors.append(
+                ValidationError(
+                    f"{label} must be {_type_name(expected)}, not {type(value).__name__}.",
+                    code="type",
+                )
+            )
+            continue
+        if expected is str:
+            value = value.strip()
+            if not value:
+                continue
+            if len(value) > 255:
+                errors.append(ValidationError(f"{label} is too long.", code="length"))
+                continue
+        if key == "currency":
+            value = value.lower()
+            if len(value) != 3 or not value.isalpha():
+                errors.append(
+                    ValidationError("Currency must be a 3-letter code such as EUR.", code="value")
+                )
+                continue
+        if key == "subscription_status" and value not in SUBSCRIPTION_STATUSES:
+            errors.append(
+                ValidationError(f"“{value}” is not a Stripe subscription status.", code="value")
+            )
+            continue
+        if key in ("amount_min", "amount_max", "attempt_count_min") and value < 0:
+            errors.append(ValidationError(f"{label} cannot be negative.", code="value"))
+            continue
+        if key == "customer_metadata":
+            if not value:
+                continue
+            if not all(isinstance(k, str) and k and isinstance(v, str) for k, v in value.items()):
+                errors.append(
+                    ValidationError(
+                        "Customer metadata must map text keys to text values.", code="type"
+                    )
+                )
+                continue
+        clean[key] = value
+    if {"amount_min", "amount_max"} & clean.keys() and "currency" not in clean:
+        errors.append(
+            ValidationError("An amount range needs a currency: amounts differ by currency.")
+        )
+    low, high = clean.get("amount_min"), clean.get("amount_max")
+    if low is not None and high is not None and low > high:
+        errors.append(ValidationError("The minimum amount is above the maximum."))
+    if errors:
+        raise ValidationError(errors)
+    return clean
+
+
+def _type_name(expected: type) -> str:
+    return {int: "a whole number", str: "text", bool: "true or false", dict: "an object"}[expected]
 
 
 def signal_matches(conditions: dict[str, Any], signal: RevenueSignal) -> bool:
@@ -33,3 +135,34 @@ def signal_matches(conditions: dict[str, Any], signal: RevenueSignal) -> bool:
             if any(metadata.get(k) != v for k, v in expected.items()):
                 return False
     return True
+
+
+def conditions_describe(conditions: dict[str, Any]) -> str:
+    """A short human reading of conditions: "amount ≥ €100.00, customer plan = pro"."""
+    from tasks.money import money_format
+
+    currency = conditions.get("currency", "")
+    parts = []
+    if conditions.get("amount_min") is not None:
+        parts.append(f"amount ≥ {money_format(conditions['amount_min'], currency)}")
+    if conditions.get("amount_max") is not None:
+        parts.append(f"amount ≤ {money_format(conditions['amount_max'], currency)}")
+    if currency and not parts:
+        parts.append(f"in {currency.upper()}")
+    labels = {
+        "price_id": "price",
+        "product_id": "product",
+        "billing_reason": "billing reason",
+        "subscription_status": "subscription",
+        "decline_code": "decline code",
+    }
+    for key, label in labels.items():
+        if conditions.get(key):
+            parts.append(f"{label} {conditions[key]}")
+    if conditions.get("attempt_count_min") is not None:
+        parts.append(f"attempt ≥ {conditions['attempt_count_min']}")
+    for key, value in (conditions.get("customer_metadata") or {}).items():
+        parts.append(f"customer {key} = {value}")
+    if "livemode" in conditions:
+        parts.append("live mode only" if conditions["livemode"] else "test mode only")
+    return ", ".join(parts)

@@ -43,10 +43,22 @@ DEFAULT_STAGES: list[tuple[str, list[tuple[str, str]]]] = [
     ),
 ]
 
+STAGE_DESCRIPTIONS: dict[str, str] = {
+    "Discover": "Before the first purchase.",
+    "Convert": "Becoming a paying customer.",
+    "Onboard": "Trials and the first weeks.",
+    "Pay & retain": "Recurring revenue and what puts it at risk.",
+    "Expand": "Growing (or shrinking) an account.",
+    "Renew or leave": "The end of a subscription, or its rescue.",
+}
+
 # (kinds, step name, conditions, priority): first match wins, lowest priority number first.
+# Every SignalKind appears in a rule without conditions, so nothing lands in Unmapped by default.
 DEFAULT_RULES: list[tuple[list[str], str, dict, int]] = [
     ([K.CHECKOUT_COMPLETED, K.CHECKOUT_ABANDONED], "Checkout", {}, 10),
     ([K.TRIAL_ENDING, K.TRIAL_CONVERTED], "Trial", {}, 20),
+    # A subscription that starts in a trial is the trial's first step, not activation.
+    ([K.SUBSCRIPTION_STARTED], "Trial", {"subscription_status": "trialing"}, 25),
     ([K.SUBSCRIPTION_STARTED], "Activation", {}, 30),
     ([K.PAYMENT_SUCCEEDED, K.PAYMENT_FAILED], "Recurring payment", {}, 40),
     ([K.PAYMENT_RECOVERED], "Payment recovery", {}, 50),

@@ -2,6 +2,7 @@
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models.functions import Coalesce
 from django.urls import reverse
@@ -52,6 +53,7 @@ class Stage(models.Model):
     journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="stages")
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=100)
+    description = models.CharField(max_length=300, blank=True)
     position = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -182,3 +184,59 @@ class StepDailyRollup(models.Model):
 
     def __str__(self):
         return f"{self.day} {self.kind} ×{self.count}"
+
+
+class RemapStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    SUPERSEDED = "superseded", "Superseded"
+    FAILED = "failed", "Failed"
+
+
+class RemapRun(models.Model):
+    """A background re-placement of a journey's signals after its rules or steps changed.
+
+    A newer run of the same journey supersedes an older one, which stops at its next chunk.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="remap_runs")
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    status = models.CharField(
+        max_length=10, choices=RemapStatus.choices, default=RemapStatus.QUEUED
+    )
+    reason = models.CharField(max_length=200, blank=True)
+    # The signal kinds whose placement may have changed; empty means every kind.
+    kinds = models.JSONField(default=list, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    moved = models.PositiveIntegerField(default=0)
+    # The id of the last signal handled; the next chunk starts after it.
+    cursor = models.BigIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The journey page's progress: a journey's latest run.
+            models.Index(fields=["journey", "-created_at"], name="journeys_remap_journey_time"),
+        ]
+
+    def __str__(self):
+        return f"Remap {self.journey_id} ({self.status} {self.done}/{self.total})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in {RemapStatus.QUEUED, RemapStatus.RUNNING}
+
+    @property
+    def percent(self) -> int:
+        if not self.total:
+            return 100 if self.status == RemapStatus.DONE else 0
+        return min(100, round(100 * self.done / self.total))

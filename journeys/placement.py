@@ -49,6 +49,9 @@ def rollup_add(*, placement: SignalPlacement, signal: RevenueSignal, sign: int =
         "mrr_delta": F("mrr_delta") + sign * signal.mrr_delta,
     }
     if StepDailyRollup.objects.filter(**key).update(**changes):
+        if sign < 0:
+            # An emptied row would show as a zero on the board; a later +1 recreates it.
+            StepDailyRollup.objects.filter(**key, count=0).delete()
         return
     if sign < 0:
         return
@@ -95,3 +98,92 @@ def place_signals(*, signals: list[RevenueSignal]) -> list[SignalPlacement]:
             rollup_add(placement=placement, signal=signal)
             placements.append(placement)
     return placements
+
+
+def journey_rules(journey: Journey) -> list[MappingRule]:
+    """A journey's enabled rules in the order they are tried."""
+    return list(journey.mapping_rules.filter(enabled=True).order_by("priority", "id"))
+
+
+def signals_replace(
+    *, journey: Journey, signals: list[RevenueSignal], rules: list[MappingRule]
+) -> int:
+    """Re-place signals in one journey by its current rules; returns how many moved.
+
+    Call inside a transaction: the placements are locked (PostgreSQL) so two remaps of the same
+    signals cannot both move them, and every move takes the signal out of its old rollup row and
+    into the new one, so rollups stay equal to the placements.
+    """
+    placements = {
+        placement.signal_id: placement
+        for placement in SignalPlacement.objects.select_for_update().filter(
+            journey=journey, signal__in=[signal.pk for signal in signals]
+        )
+    }
+    moved = 0
+    for signal in signals:
+        rule = choose_rule(rules, signal)
+        step_id = rule.step_id if rule else None
+        placement = placements.get(signal.pk)
+        if placement is None:
+            placement = SignalPlacement(
+                workspace_id=signal.workspace_id,
+                signal=signal,
+                journey=journey,
+                step_id=step_id,
+                rule=rule,
+            )
+            try:
+                with transaction.atomic():
+                    placement.save()
+            except IntegrityError:
+                continue  # placed meanwhile by the processing job, with the same rules
+            rollup_add(placement=placement, signal=signal)
+            moved += 1
+            continue
+        if placement.step_id == step_id:
+            if placement.rule_id != (rule.pk if rule else None):
+                placement.rule = rule
+                placement.save(update_fields=["rule"])
+            continue
+        rollup_add(placement=placement, signal=signal, sign=-1)
+        placement.step_id = step_id
+        placement.rule = rule
+        placement.save(update_fields=["step", "rule"])
+        rollup_add(placement=placement, signal=signal)
+        moved += 1
+    return moved
+
+
+def placements_move(*, journey: Journey, from_step_id: int, to_step_id: int | None) -> int:
+    """Move every placement (and its rollup rows) of one step to another step or Unmapped."""
+    rows = list(
+        StepDailyRollup.objects.select_for_update().filter(journey=journey, step_id=from_step_id)
+    )
+    for row in rows:
+        key = {
+            "workspace_id": row.workspace_id,
+            "journey_id": row.journey_id,
+            "step_id": to_step_id,
+            "connection_id": row.connection_id,
+            "day": row.day,
+            "kind": row.kind,
+            "currency": row.currency,
+        }
+        changes = {
+            "count": F("count") + row.count,
+            "amount": F("amount") + row.amount,
+            "mrr_delta": F("mrr_delta") + row.mrr_delta,
+        }
+        if not StepDailyRollup.objects.filter(**key).update(**changes):
+            StepDailyRollup.objects.create(
+                **key,
+                livemode=row.livemode,
+                count=row.count,
+                amount=row.amount,
+                mrr_delta=row.mrr_delta,
+            )
+        row.delete()
+    return SignalPlacement.objects.filter(journey=journey, step_id=from_step_id).update(
+        step_id=to_step_id, rule=None
+    )
