@@ -1,0 +1,260 @@
+"""The journey board: numbers from rollups equal numbers computed from raw signals."""
+
+from collections import Counter, defaultdict
+from datetime import timedelta
+
+import pytest
+
+from billing.filters import Period, today
+from billing.models import RevenueSignal
+from journeys.board_selectors import RollupFilter, board_build
+from journeys.models import SignalPlacement, StepDailyRollup
+from tests.dashboard_data import add_signal, default_journey, mixed_history
+from tests.factories import JourneyFactory, MappingRuleFactory, StepFactory, SubscriptionFactory
+
+
+def raw_rollups(workspace):
+    """The rollup table recomputed from placements and signals."""
+    sums = defaultdict(lambda: [0, 0, 0])
+    for placement in SignalPlacement.objects.filter(workspace=workspace).select_related("signal"):
+        s = placement.signal
+        key = (
+            placement.journey_id,
+            placement.step_id,
+            s.connection_id,
+            s.occurred_at.date(),
+            s.kind,
+            s.currency or "",
+        )
+        sums[key][0] += 1
+        sums[key][1] += s.amount or 0
+        sums[key][2] += s.mrr_delta
+    return {k: tuple(v) for k, v in sums.items()}
+
+
+def stored_rollups(workspace):
+    return {
+        (r.journey_id, r.step_id, r.connection_id, r.day, r.kind, r.currency): (
+            r.count,
+            r.amount,
+            r.mrr_delta,
+        )
+        for r in StepDailyRollup.objects.filter(workspace=workspace)
+        if r.count
+    }
+
+
+def test_rollups_always_equal_the_raw_aggregate(workspace):
+    signals = mixed_history(workspace)
+    # A second journey with its own rule, added later, and a re-placement (idempotent).
+    second = JourneyFactory(workspace=workspace, name="Support view")
+    MappingRuleFactory(
+        step=StepFactory(stage__journey=second, name="Failures"), kinds=["payment_failed"]
+    )
+    from journeys.placement import place_signals
+
+    place_signals(signals=signals)
+    place_signals(signals=signals)
+    add_signal(workspace, "refund", days_ago=2, amount=700, currency="jpy")
+    assert stored_rollups(workspace) == raw_rollups(workspace)
+    failures = [s for s in signals if s.kind == "payment_failed"]
+    assert SignalPlacement.objects.filter(journey=second, step__isnull=False).count() == len(
+        failures
+    )
+
+
+def expected_board(workspace, journey, period: Period, *, kinds=(), livemode=None, connection=None):
+    """Board numbers computed the slow way, from the raw signals."""
+    signals = list(RevenueSignal.objects.filter(workspace=workspace).prefetch_related("placements"))
+
+    def keep(s, p: Period):
+        if not (p.start_at <= s.occurred_at < p.end_at):
+            return False
+        if livemode is not None and s.livemode != livemode:
+            return False
+        return not (connection and s.connection_id != connection.pk)
+
+    current = [s for s in signals if keep(s, period)]
+    previous = [s for s in signals if keep(s, period.previous)]
+
+    def step_of(s):
+        return next(p.step_id for p in s.placements.all() if p.journey_id == journey.pk)
+
+    cards = defaultdict(lambda: defaultdict(lambda: {"count": 0, "prev": 0, "amounts": Counter()}))
+    for s in current:
+        if kinds and s.kind not in kinds:
+            continue
+        cell = cards[step_of(s)][s.kind]
+        cell["count"] += 1
+        if s.amount and s.currency:
+            cell["amounts"][s.currency] += s.amount
+    for s in previous:
+        if kinds and s.kind not in kinds:
+            continue
+        cards[step_of(s)][s.kind]["prev"] += 1
+
+    def amount_of(kind):
+        total = Counter()
+        for s in current:
+            if s.kind == kind and s.amount and s.currency:
+                total[s.currency] += s.amount
+        return dict(total)
+
+    def mrr_of(kind, test=lambda s: True):
+        total = Counter()
+        for s in current:
+            if s.kind == kind and test(s):
+                total[s.currency] += s.mrr_delta
+        return {c: v for c, v in total.items() if v}
+
+    failed, recovered = amount_of("payment_failed"), amount_of("payment_recovered")
+    churned_customers = [
+        (s.customer_id, s.occurred_at) for s in signals if s.kind == "subscription_canceled"
+    ]
+
+    def reactivated(s):
+        return any(c == s.customer_id and at < s.occurred_at for c, at in churned_customers)
+
+    started = Counter(mrr_of("subscription_started", lambda s: not reactivated(s)))
+    currency_counts = Counter(s.currency for s in current if s.currency)
+    return {
+        "cards": {
+            step: {
+                kind: (v["count"], v["prev"], {c: a for c, a in v["amounts"].items() if a})
+                for kind, v in by_kind.items()
+            }
+            for step, by_kind in cards.items()
+        },
+        "main_currency": currency_counts.most_common(1)[0][0] if currency_counts else None,
+        "recovery_rate": {c: recovered.get(c, 0) / a for c, a in failed.items() if a},
+        "refunds": amount_of("refund"),
+        "new": {c: v for c, v in started.items() if v},
+        "expansion": mrr_of("plan_upgraded"),
+        "contraction": mrr_of("plan_downgraded"),
+        "churn_voluntary": mrr_of(
+            "subscription_canceled", lambda s: s.details.get("churn_type") != "involuntary"
+        ),
+        "churn_involuntary": mrr_of(
+            "subscription_canceled", lambda s: s.details.get("churn_type") == "involuntary"
+        ),
+        "reactivation": mrr_of("subscription_started", reactivated),
+    }
+
+
+def actual_board(board):
+    cards = {}
+    for _, stage_cards in board.stages:
+        for card in stage_cards:
+            if card.kinds:
+                cards[card.step.pk] = {
+                    k.kind: (k.count, k.previous_count, dict(k.amounts)) for k in card.kinds
+                }
+    if board.unmapped.kinds:
+        cards[None] = {
+            k.kind: (k.count, k.previous_count, dict(k.amounts)) for k in board.unmapped.kinds
+        }
+    return {
+        "cards": cards,
+        "main_currency": board.currencies[0] if board.currencies else None,
+        "recovery_rate": dict(board.recovery_rate),
+        "refunds": dict(board.total("refund").amounts),
+        **{name: dict(board.mrr[name]) for name in board.mrr},
+    }
+
+
+PERIODS = [
+    ("7 days", lambda: Period(today() - timedelta(days=6), today())),
+    ("30 days", lambda: Period(today() - timedelta(days=29), today())),
+    ("90 days", lambda: Period(today() - timedelta(days=89), today())),
+    ("365 days", lambda: Period(today() - timedelta(days=364), today())),
+    ("custom", lambda: Period(today() - timedelta(days=12), today() - timedelta(days=3))),
+]
+
+
+@pytest.mark.parametrize(("name", "make_period"), PERIODS, ids=[p[0] for p in PERIODS])
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {},
+        {"kinds": ["payment_failed", "refund"]},
+        {"livemode": True},
+        {"livemode": False},
+        {"connection": "Test"},
+    ],
+    ids=["all", "kinds", "live", "test", "connection"],
+)
+def test_board_numbers_equal_numbers_from_raw_signals(workspace, name, make_period, filters):
+    mixed_history(workspace)
+    journey = default_journey(workspace)
+    period = make_period()
+    connection = None
+    if "connection" in filters:
+        connection = workspace.stripe_connections.get(label=filters["connection"])
+    board = board_build(
+        journey=journey,
+        filters=RollupFilter(
+            period=period,
+            kinds=filters.get("kinds", []),
+            livemode=filters.get("livemode"),
+            connection_id=connection.pk if connection else None,
+        ),
+    )
+    expected = expected_board(
+        workspace,
+        journey,
+        period,
+        kinds=filters.get("kinds", ()),
+        livemode=filters.get("livemode"),
+        connection=connection,
+    )
+    actual = actual_board(board)
+    assert actual["cards"] == expected["cards"]
+    assert actual == expected
+
+
+def test_mixed_currencies_stay_apart_and_the_main_currency_leads(client_for, member, workspace):
+    mixed_history(workspace)
+    response = client_for(member).get("/w/acme/?period=30")
+    html = response.content.decode()
+    # EUR is the most frequent currency: it comes first; JPY has no decimals; nothing converted.
+    assert "€197.00 · ¥5,000" in html
+    assert "¥5,000.00" not in html
+    board = response.context["board"]
+    assert board.currencies[0] == "eur"
+    assert board.total("payment_failed").amounts == {"eur": 4900 + 9900 + 4900, "jpy": 5000}
+    assert board.recovery_rate == {"eur": 4900 / 19700, "jpy": 3000 / 5000}
+
+
+def test_revenue_at_risk_is_mrr_of_unpaid_or_cancelling_subscriptions(workspace):
+    journey = default_journey(workspace)
+    SubscriptionFactory(workspace=workspace, status="past_due", mrr=4900, currency="eur")
+    SubscriptionFactory(
+        workspace=workspace, status="active", cancel_at_period_end=True, mrr=1000, currency="eur"
+    )
+    SubscriptionFactory(workspace=workspace, status="unpaid", mrr=5000, currency="jpy")
+    SubscriptionFactory(workspace=workspace, status="active", mrr=99900, currency="eur")
+    SubscriptionFactory(workspace=workspace, status="canceled", mrr=0, cancel_at_period_end=True)
+    period = Period(today() - timedelta(days=29), today())
+    board = board_build(journey=journey, filters=RollupFilter(period=period))
+    assert board.at_risk == {"eur": 5900, "jpy": 5000}
+    assert board.at_risk_customers == 3
+
+
+def test_failed_payments_and_refunds_lead_each_card(workspace):
+    default_journey(workspace)
+    journey = default_journey(workspace)
+    MappingRuleFactory(
+        journey=journey,
+        step=journey.steps.get(name="Recurring payment"),
+        kinds=["refund"],
+        priority=1,
+    )
+    for _ in range(3):
+        add_signal(workspace, "payment_succeeded")
+    add_signal(workspace, "refund")
+    add_signal(workspace, "payment_failed")
+    board = board_build(
+        journey=journey, filters=RollupFilter(period=Period(today() - timedelta(days=6), today()))
+    )
+    card = next(c for _, cards in board.stages for c in cards if c.step.name == "Recurring payment")
+    assert [k.kind for k in card.kinds] == ["payment_failed", "refund", "payment_succeeded"]
