@@ -25,13 +25,15 @@ def signal_journey_context(signal: RevenueSignal) -> list[JourneyContext]:
     """Per journey, the signal's step with its neighbours: two queries whatever the journeys."""
     placements = list(
         SignalPlacement.objects.filter(signal=signal).select_related(
-            "journey", "step", "step__stage", "rule"
+            "journey__workspace", "step__workspace", "step__stage", "rule"
         )
     )
     steps_by_journey: dict[int, list[Step]] = {}
-    for step in Step.objects.filter(
-        journey_id__in=[p.journey_id for p in placements if p.step_id]
-    ).order_by("journey_id", "stage__position", "stage_id", "position", "id"):
+    for step in (
+        Step.objects.filter(journey_id__in=[p.journey_id for p in placements if p.step_id])
+        .select_related("workspace")
+        .order_by("journey_id", "stage__position", "stage_id", "position", "id")
+    ):
         steps_by_journey.setdefault(step.journey_id, []).append(step)
     contexts = []
     for placement in placements:
@@ -50,7 +52,11 @@ def signal_timeline_around(signal: RevenueSignal) -> tuple[list, list]:
     """The customer's signals just before and just after this one (newest first in each)."""
     if not signal.customer_id:
         return [], []
-    mine = RevenueSignal.objects.filter(customer_id=signal.customer_id).exclude(pk=signal.pk)
+    mine = (
+        RevenueSignal.objects.filter(customer_id=signal.customer_id)
+        .exclude(pk=signal.pk)
+        .select_related("workspace")
+    )
     before = mine.filter(
         Q(occurred_at__lt=signal.occurred_at) | Q(occurred_at=signal.occurred_at, id__lt=signal.pk)
     ).order_by("-occurred_at", "-id")[:TIMELINE_AROUND]
@@ -61,7 +67,7 @@ def signal_timeline_around(signal: RevenueSignal) -> tuple[list, list]:
 
 
 def customer_search(workspace, *, q: str = "", at_risk: bool = False):
-    customers = Customer.objects.for_workspace(workspace)
+    customers = Customer.objects.for_workspace(workspace).select_related("workspace")
     q = (q or "").strip()
     if q:
         customers = customers.filter(Q(email__icontains=q) | Q(name__icontains=q) | Q(stripe_id=q))
@@ -74,7 +80,9 @@ def customer_search(workspace, *, q: str = "", at_risk: bool = False):
 
 def customer_timeline(customer: Customer, limit: int = CUSTOMER_TIMELINE_LIMIT):
     return list(
-        RevenueSignal.objects.filter(customer=customer).order_by("-occurred_at", "-id")[:limit]
+        RevenueSignal.objects.filter(customer=customer)
+        .select_related("workspace")
+        .order_by("-occurred_at", "-id")[:limit]
     )
 
 

@@ -21,7 +21,9 @@ CUSTOMER_PAGE_SIZE = 50
 def _filtered_signals(request: HttpRequest) -> tuple[SignalFilterForm, object]:
     form = SignalFilterForm(request.GET or None, workspace=request.workspace)
     signals = form.filter_signals(
-        RevenueSignal.objects.for_workspace(request.workspace).select_related("customer")
+        RevenueSignal.objects.for_workspace(request.workspace).select_related(
+            "workspace", "customer__workspace"
+        )
     )
     return form, signals
 

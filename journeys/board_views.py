@@ -91,7 +91,7 @@ def step_detail(request: HttpRequest, uuid) -> HttpResponse:
     signals = form.filter_signals(
         RevenueSignal.objects.for_workspace(request.workspace)
         .filter(placements__step=step)
-        .select_related("customer")
+        .select_related("workspace", "customer__workspace")
     )
     context.update(
         form=form,
