@@ -254,7 +254,7 @@ def board_build(*, journey: Journey, filters: RollupFilter) -> Board:
         return StepCard(step=step, kinds=sorted(kinds, key=kind_sort_key), spark=sparks[(key,)])
 
     steps_by_stage: dict[int, list[Step]] = defaultdict(list)
-    for step in Step.objects.filter(journey=journey).select_related("stage"):
+    for step in Step.objects.filter(journey=journey).select_related("stage", "workspace"):
         steps_by_stage[step.stage_id].append(step)
     stages = [
         (stage, [card(step) for step in steps_by_stage[stage.pk]])

@@ -44,7 +44,7 @@ def live_response(request: HttpRequest, template: str, context: dict) -> HttpRes
 @workspace_view
 @vary_on_headers("HX-Request")
 def board(request: HttpRequest) -> HttpResponse:
-    journeys = list(Journey.objects.for_workspace(request.workspace))
+    journeys = list(Journey.objects.for_workspace(request.workspace).select_related("workspace"))
     journey = None
     wanted = request.GET.get("journey")
     if wanted:

@@ -258,3 +258,84 @@ def test_failed_payments_and_refunds_lead_each_card(workspace):
     )
     card = next(c for _, cards in board.stages for c in cards if c.step.name == "Recurring payment")
     assert [k.kind for k in card.kinds] == ["payment_failed", "refund", "payment_succeeded"]
+
+
+@pytest.mark.parametrize("user", ["admin", "member", "support"])
+def test_every_role_sees_the_board(client_for, workspace, user, request):
+    mixed_history(workspace)
+    response = client_for(request.getfixturevalue(user)).get("/w/acme/")
+    assert response.status_code == 200
+    assert b"Refund request" in response.content
+
+
+def test_it_checks_workspace(client_for, outsider, workspace):
+    mixed_history(workspace)
+    assert client_for(outsider).get("/w/acme/").status_code == 404
+
+
+def test_without_a_connection_admins_get_the_link_and_others_ask_an_admin(
+    client_for, admin, member, workspace
+):
+    default_journey(workspace)
+    html = client_for(admin).get("/w/acme/").content.decode()
+    assert 'href="/w/acme/settings/stripe/"' in html
+    html = client_for(member).get("/w/acme/").content.decode()
+    assert "Ask an admin" in html
+    assert 'href="/w/acme/settings/stripe/"' not in html
+
+
+def test_connected_without_signals_teaches_the_stripe_cli(client_for, member, workspace):
+    from tests.factories import StripeConnectionFactory
+
+    default_journey(workspace)
+    StripeConnectionFactory(workspace=workspace)
+    html = client_for(member).get("/w/acme/").content.decode()
+    assert "stripe trigger invoice.payment_failed" in html
+
+
+def test_the_live_poll_asks_for_a_refresh_only_when_a_signal_arrived(client_for, member, workspace):
+    signal = mixed_history(workspace)[-1]
+    client = client_for(member)
+    latest = max(s.pk for s in RevenueSignal.objects.all())
+    response = client.get(f"/w/acme/?live={latest}&period=30", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert "HX-Trigger" not in response
+    assert b'id="live"' in response.content
+    assert b"<h1>" not in response.content
+    add_signal(workspace, "payment_failed", customer=signal.customer)
+    response = client.get(f"/w/acme/?live={latest}&period=30", HTTP_HX_REQUEST="true")
+    assert response["HX-Trigger"] == "signals-changed"
+
+
+def test_an_htmx_filter_change_answers_the_board_fragment(client_for, member, workspace):
+    mixed_history(workspace)
+    response = client_for(member).get(
+        "/w/acme/?period=7", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="board-content"
+    )
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="board-content"')
+    assert "<h1>" not in html
+    assert response["Vary"] and "HX-Request" in response["Vary"]
+
+
+def test_the_journey_switcher_shows_another_journey(client_for, member, workspace):
+    mixed_history(workspace)
+    other = JourneyFactory(workspace=workspace, name="Support view")
+    StepFactory(stage__journey=other, name="Escalations")
+    client = client_for(member)
+    html = client.get("/w/acme/").content.decode()
+    assert "Support view" in html  # the switcher
+    html = client.get(f"/w/acme/?journey={other.uuid}").content.decode()
+    assert "Escalations" in html
+    assert "Refund request" not in html
+
+
+def test_board_query_count_is_constant_in_rows(
+    client_for, member, workspace, django_assert_max_num_queries
+):
+    mixed_history(workspace)
+    client = client_for(member)
+    for days in range(60):
+        add_signal(workspace, "payment_failed", days_ago=days, amount=100, currency="gbp")
+    with django_assert_max_num_queries(16):
+        assert client.get("/w/acme/?period=365").status_code == 200
