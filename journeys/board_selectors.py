@@ -5,10 +5,12 @@ the number of signals). Only what rollups cannot hold is read from signals, alwa
 index to a few kinds: the churn split and reactivations, and median time to recover.
 """
 
+import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from django.core.cache import cache
 from django.db.models import (
     Case,
     Count,
@@ -270,7 +272,18 @@ def board_build(*, journey: Journey, filters: RollupFilter) -> Board:
                 recovered_amount = recovered.amounts.get(currency, 0) if recovered else 0
                 recovery_rate[currency] = recovered_amount / failed_amount
 
-    churn_split, reactivation = churn_and_reactivation(journey.workspace, filters)
+    fingerprint = tuple(
+        (t.count, t.previous_count, sorted(mrr_by_kind.get(kind, {}).items()))
+        for kind in (K.SUBSCRIPTION_STARTED, K.SUBSCRIPTION_CANCELED)
+        for t in [totals.get(kind) or KindTotal(kind)]
+    )
+    churn_split, reactivation = cached_raw_figure(
+        "churn",
+        journey.workspace,
+        filters,
+        fingerprint,
+        lambda: churn_and_reactivation(journey.workspace, filters),
+    )
     started = dict(mrr_by_kind.get(K.SUBSCRIPTION_STARTED, {}))
     for currency, amount in reactivation.items():
         started[currency] = started.get(currency, 0) - amount
@@ -300,6 +313,31 @@ def board_build(*, journey: Journey, filters: RollupFilter) -> Board:
         churn_split=churn_split,
         has_signals=bool(rows),
     )
+
+
+# Figures read from raw signals are cached under a key that includes the rollup counts of the
+# kinds they read: a new signal of those kinds changes the key, so they are never stale for long.
+RAW_FIGURE_TTL = 600
+
+
+def cached_raw_figure(name: str, workspace, filters: RollupFilter, fingerprint, compute):
+    key = repr(
+        (
+            name,
+            workspace.pk,
+            filters.period.start,
+            filters.period.end,
+            filters.livemode,
+            filters.connection_id,
+            fingerprint,
+        )
+    )
+    key = "dashboard:" + hashlib.sha256(key.encode()).hexdigest()
+    boxed = cache.get(key)
+    if boxed is None:
+        boxed = (compute(),)  # boxed, so a None result is cached too
+        cache.set(key, boxed, RAW_FIGURE_TTL)
+    return boxed[0]
 
 
 def churn_and_reactivation(workspace, filters: RollupFilter):
@@ -422,15 +460,23 @@ def step_stats(*, step: Step, filters: RollupFilter) -> StepStats:
             ["kind", "currency"],
         )
         amounts: dict[str, dict[str, int]] = defaultdict(dict)
+        fingerprint = []
         for row in journey_rows:
             amounts[row["kind"]][row["currency"]] = row["amount"] or 0
+            fingerprint.append((row["kind"], row["currency"], row["count"], row["amount"]))
         for currency, failed_amount in amounts[K.PAYMENT_FAILED].items():
             if failed_amount:
                 recovery_rate[currency] = (
                     amounts[K.PAYMENT_RECOVERED].get(currency, 0) / failed_amount
                 )
         recovery_rate = sort_amounts(recovery_rate, currencies)
-        median = median_hours_to_recover(step.workspace, filters)
+        median = cached_raw_figure(
+            "median-recovery",
+            step.workspace,
+            filters,
+            tuple(sorted(fingerprint)),
+            lambda: median_hours_to_recover(step.workspace, filters),
+        )
     refunds, payments = count(K.REFUND), count(K.PAYMENT_SUCCEEDED)
     refund_rate = None
     if refunds:

@@ -339,3 +339,29 @@ def test_board_query_count_is_constant_in_rows(
         add_signal(workspace, "payment_failed", days_ago=days, amount=100, currency="gbp")
     with django_assert_max_num_queries(16):
         assert client.get("/w/acme/?period=365").status_code == 200
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Figures read from raw signals are cached; each test starts without them."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+def test_cached_churn_figures_follow_a_new_cancellation(workspace):
+    signals = mixed_history(workspace)
+    journey = default_journey(workspace)
+    filters = RollupFilter(period=Period(today() - timedelta(days=29), today()))
+    assert board_build(journey=journey, filters=filters).mrr["churn_involuntary"] == {"jpy": -3000}
+    add_signal(
+        workspace,
+        "subscription_canceled",
+        customer=signals[0].customer,
+        amount=None,
+        currency="eur",
+        mrr_delta=-4900,
+        details={"churn_type": "involuntary"},
+    )
+    board = board_build(journey=journey, filters=filters)
+    assert board.mrr["churn_involuntary"] == {"eur": -4900, "jpy": -3000}

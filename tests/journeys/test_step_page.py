@@ -79,3 +79,10 @@ def test_it_checks_workspace(client_for, outsider, workspace):
     mixed_history(workspace)
     step = step_named(workspace, "Checkout")
     assert client_for(outsider).get(step.get_absolute_url()).status_code == 404
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    from django.core.cache import cache
+
+    cache.clear()
