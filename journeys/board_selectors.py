@@ -202,16 +202,19 @@ class Board:
     at_risk: dict[str, int]
     at_risk_customers: int
     recovery_rate: dict[str, float]
-    mrr: dict[str, dict[str, int]]
-    churn_split: dict[str, dict[str, int]]
+    mrr: dict[str, dict[str, int]] | None  # None: not computed yet (deferred)
     has_signals: bool
 
     def total(self, kind) -> KindTotal:
         return self.totals.get(kind) or KindTotal(kind)
 
 
-def board_build(*, journey: Journey, filters: RollupFilter) -> Board:
-    """Everything the board shows for one journey and filter set: five queries."""
+def board_build(*, journey: Journey, filters: RollupFilter, defer_raw: bool = False) -> Board:
+    """Everything the board shows for one journey and filter set, in a constant number of queries.
+
+    With defer_raw, MRR movements that need raw signals are left out (board.mrr is None) unless
+    cached: the page then loads them as a fragment, so the board never waits on them.
+    """
     period = filters.period
     rows = list(
         period_totals(filters.rollups(journey=journey), period, ["step_id", "kind", "currency"])
@@ -277,28 +280,15 @@ def board_build(*, journey: Journey, filters: RollupFilter) -> Board:
         for kind in (K.SUBSCRIPTION_STARTED, K.SUBSCRIPTION_CANCELED)
         for t in [totals.get(kind) or KindTotal(kind)]
     )
-    churn_split, reactivation = cached_raw_figure(
+    raw = cached_raw_figure(
         "churn",
         journey.workspace,
         filters,
         fingerprint,
         lambda: churn_and_reactivation(journey.workspace, filters),
+        peek=defer_raw,
     )
-    started = dict(mrr_by_kind.get(K.SUBSCRIPTION_STARTED, {}))
-    for currency, amount in reactivation.items():
-        started[currency] = started.get(currency, 0) - amount
-    mrr = {
-        "new": started,
-        "expansion": dict(mrr_by_kind.get(K.PLAN_UPGRADED, {})),
-        "contraction": dict(mrr_by_kind.get(K.PLAN_DOWNGRADED, {})),
-        "churn_voluntary": churn_split.get("voluntary", {}),
-        "churn_involuntary": churn_split.get("involuntary", {}),
-        "reactivation": reactivation,
-    }
-    mrr = {
-        name: sort_amounts({c: v for c, v in amounts.items() if v}, currencies)
-        for name, amounts in mrr.items()
-    }
+    mrr = mrr_movements(mrr_by_kind, raw, currencies) if raw is not None else None
     at_risk, at_risk_customers = revenue_at_risk(journey.workspace, filters)
     return Board(
         journey=journey,
@@ -310,9 +300,27 @@ def board_build(*, journey: Journey, filters: RollupFilter) -> Board:
         at_risk_customers=at_risk_customers,
         recovery_rate=sort_amounts(recovery_rate, currencies),
         mrr=mrr,
-        churn_split=churn_split,
         has_signals=bool(rows),
     )
+
+
+def mrr_movements(mrr_by_kind, raw, currencies) -> dict[str, dict[str, int]]:
+    churn_split, reactivation = raw
+    started = dict(mrr_by_kind.get(K.SUBSCRIPTION_STARTED, {}))
+    for currency, amount in reactivation.items():
+        started[currency] = started.get(currency, 0) - amount
+    mrr = {
+        "new": started,
+        "expansion": dict(mrr_by_kind.get(K.PLAN_UPGRADED, {})),
+        "contraction": dict(mrr_by_kind.get(K.PLAN_DOWNGRADED, {})),
+        "churn_voluntary": churn_split.get("voluntary", {}),
+        "churn_involuntary": churn_split.get("involuntary", {}),
+        "reactivation": reactivation,
+    }
+    return {
+        name: sort_amounts({c: v for c, v in amounts.items() if v}, currencies)
+        for name, amounts in mrr.items()
+    }
 
 
 # Figures read from raw signals are cached under a key that includes the rollup counts of the
@@ -320,7 +328,10 @@ def board_build(*, journey: Journey, filters: RollupFilter) -> Board:
 RAW_FIGURE_TTL = 600
 
 
-def cached_raw_figure(name: str, workspace, filters: RollupFilter, fingerprint, compute):
+def cached_raw_figure(
+    name: str, workspace, filters: RollupFilter, fingerprint, compute, *, peek: bool = False
+):
+    """The cached figure, computed on a miss; with peek, None on a miss instead."""
     key = repr(
         (
             name,
@@ -334,6 +345,8 @@ def cached_raw_figure(name: str, workspace, filters: RollupFilter, fingerprint, 
     )
     key = "dashboard:" + hashlib.sha256(key.encode()).hexdigest()
     boxed = cache.get(key)
+    if boxed is None and peek:
+        return None
     if boxed is None:
         boxed = (compute(),)  # boxed, so a None result is cached too
         cache.set(key, boxed, RAW_FIGURE_TTL)

@@ -66,11 +66,17 @@ def board(request: HttpRequest) -> HttpResponse:
         connections=StripeConnection.objects.for_workspace(request.workspace).exists(),
         is_admin=request.membership.role == "admin",
     )
+    # MRR movements read raw signals: unless cached they come in a fragment of their own.
+    wants_mrr = request.GET.get("panel") == "mrr"
+    mrr_query = request.GET.copy()
+    mrr_query.pop("live", None)
+    mrr_query["panel"] = "mrr"
+    context["mrr_query"] = mrr_query.urlencode()
     if journey is not None:
-        context["board"] = board_build(journey=journey, filters=filters)
+        context["board"] = board_build(journey=journey, filters=filters, defer_raw=not wants_mrr)
     template = "journeys/board.html"
-    if request.htmx and request.htmx.target == "board-content":
-        template += "#board-content"
+    if request.htmx and request.htmx.target in ("board-content", "mrr-panel"):
+        template += "#" + request.htmx.target
     return render(request, template, context)
 
 

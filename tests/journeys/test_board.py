@@ -365,3 +365,23 @@ def test_cached_churn_figures_follow_a_new_cancellation(workspace):
     )
     board = board_build(journey=journey, filters=filters)
     assert board.mrr["churn_involuntary"] == {"eur": -4900, "jpy": -3000}
+
+
+def test_mrr_movements_come_in_their_own_fragment_and_then_from_cache(
+    client_for, member, workspace
+):
+    mixed_history(workspace)
+    client = client_for(member)
+    html = client.get("/w/acme/?period=30").content.decode()
+    assert 'id="mrr-panel" hx-get="/w/acme/?period=30&amp;panel=mrr"' in html
+    response = client.get(
+        "/w/acme/?period=30&panel=mrr", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="mrr-panel"
+    )
+    fragment = response.content.decode()
+    assert fragment.lstrip().startswith('<div class="kpi mrr" id="mrr-panel">')
+    assert "<dt>Churn, involuntary</dt><dd>-¥3,000</dd>" in fragment
+    assert "<dt>Reactivation</dt><dd>+€99.00</dd>" in fragment
+    # Now cached: the full page shows the figures at once.
+    assert (
+        "<dt>Reactivation</dt><dd>+€99.00</dd>" in client.get("/w/acme/?period=30").content.decode()
+    )

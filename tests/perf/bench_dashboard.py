@@ -307,6 +307,12 @@ def bench():
             "/w/bench/?period=90",
             {**hx, "HTTP_HX_TARGET": "board-content"},
         ),
+        (
+            "fragment",
+            "board MRR panel 365 d (htmx)",
+            "/w/bench/?period=365&panel=mrr",
+            {**hx, "HTTP_HX_TARGET": "mrr-panel"},
+        ),
         ("fragment", "board live poll (htmx)", f"/w/bench/?live={last_id}&period=30", hx),
         (
             "step",
