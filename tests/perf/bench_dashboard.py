@@ -4,7 +4,8 @@
 Run:  .venv/bin/python tests/perf/bench_dashboard.py
 Env:  BENCH_SIGNALS (1000000), BENCH_CUSTOMERS (50000), BENCH_REPEAT (25 timed requests per page),
       BENCH_PG (postgres://postgres@127.0.0.1:5432), BENCH_DB (custory_dashboard_bench),
-      BENCH_KEEP=1 reuses an already generated database.
+      BENCH_KEEP=1 reuses an already generated database, BENCH_SHUFFLE=1 scatters signal times
+      over the table instead of following insertion order.
 
 It creates its own database, generates the data in SQL (generate_series: events, customers,
 subscriptions, signals, placements by the default journey's rules, and the rollups aggregated from
@@ -26,6 +27,14 @@ PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB = os.environ.get("BENCH_DB", "custory_dashboard_bench")
 KEEP = os.environ.get("BENCH_KEEP") == "1"
 
+# Signals arrive in time order, so ids follow time (with a few hours of jitter), as webhooks
+# deliver them; BENCH_SHUFFLE=1 scatters times across the table instead (worst case for the heap).
+SHUFFLE = os.environ.get("BENCH_SHUFFLE") == "1"
+AGE_DAYS = (
+    "(random() * 400)"
+    if SHUFFLE
+    else f"(400.0 * (1 - (e.id - {{emin}})::float / {SIGNALS}) + random() * 0.25)"
+)
 COLD: dict[str, float] = {}
 TARGETS_MS = {"board": 150, "step": 150, "signal": 50, "customer": 50, "fragment": 100}
 
@@ -191,7 +200,7 @@ def generate():
             FROM billing_stripeevent e
             CROSS JOIN LATERAL (
               SELECT {kind_case()} AS kind,
-                     now() - (random() * 400) * interval '1 day' AS occurred_at
+                     now() - {{age_days}} * interval '1 day' AS occurred_at
               FROM (SELECT random() + e.id * 0 AS r_kind) r
             ) s
             JOIN billing_customer c
@@ -234,6 +243,7 @@ def generate():
                 )
                 cmin, emin = cursor.fetchone()
                 sql = sql.replace("{cmin}", str(cmin)).replace("{emin}", str(emin))
+                sql = sql.replace("{age_days}", AGE_DAYS.format(emin=emin))
             cursor.execute(sql)
             print(f"  {name:14} {cursor.rowcount:>9} rows  {time.perf_counter() - t:6.1f} s")
         t = time.perf_counter()
