@@ -204,6 +204,7 @@ class Board:
     recovery_rate: dict[str, float]
     mrr: dict[str, dict[str, int]] | None  # None: not computed yet (deferred)
     has_signals: bool
+    losses: list[tuple[StepCard, dict[str, int]]] = field(default_factory=list)
 
     def total(self, kind) -> KindTotal:
         return self.totals.get(kind) or KindTotal(kind)
@@ -289,11 +290,12 @@ def board_build(*, journey: Journey, filters: RollupFilter, defer_raw: bool = Fa
         peek=defer_raw,
     )
     mrr = mrr_movements(mrr_by_kind, raw, currencies) if raw is not None else None
+    unmapped = card(None)
     at_risk, at_risk_customers = revenue_at_risk(journey.workspace, filters)
     return Board(
         journey=journey,
         stages=stages,
-        unmapped=card(None),
+        unmapped=unmapped,
         currencies=currencies,
         totals=totals,
         at_risk=sort_amounts(at_risk, currencies),
@@ -301,7 +303,33 @@ def board_build(*, journey: Journey, filters: RollupFilter, defer_raw: bool = Fa
         recovery_rate=sort_amounts(recovery_rate, currencies),
         mrr=mrr,
         has_signals=bool(rows),
+        losses=biggest_losses([c for _, cards in stages for c in cards], currencies),
     )
+
+
+LOSS_KINDS = (K.PAYMENT_FAILED, K.REFUND, K.DISPUTE_OPENED, K.CHECKOUT_ABANDONED)
+
+
+def biggest_losses(cards: list[StepCard], currencies: list[str], top: int = 3):
+    """The steps losing the most money (failed, refunded, disputed, abandoned), main currency
+    first: the board's answer to "where are we losing money"."""
+    losses = []
+    for card in cards:
+        amounts: dict[str, int] = {}
+        for total in card.kinds:
+            if total.kind in LOSS_KINDS:
+                for currency, amount in total.amounts.items():
+                    amounts[currency] = amounts.get(currency, 0) + amount
+        if amounts:
+            losses.append((card, sort_amounts(amounts, currencies)))
+    rank = {c: i for i, c in enumerate(currencies)}
+
+    def size(item):
+        amounts = item[1]
+        currency = min(amounts, key=lambda c: rank.get(c, 99))
+        return (rank.get(currency, 99), -amounts[currency])
+
+    return sorted(losses, key=size)[:top]
 
 
 def mrr_movements(mrr_by_kind, raw, currencies) -> dict[str, dict[str, int]]:

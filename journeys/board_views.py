@@ -7,7 +7,13 @@ from django.views.decorators.vary import vary_on_headers
 from billing.filters import BoardFilterForm, SignalFilterForm
 from billing.models import RevenueSignal, StripeConnection
 from custory.access import get_object_for_member, workspace_view
-from journeys.board_selectors import RollupFilter, board_build, latest_signal, step_stats
+from journeys.board_selectors import (
+    LOSS_KINDS,
+    RollupFilter,
+    board_build,
+    latest_signal,
+    step_stats,
+)
 from journeys.models import Journey, Step
 
 SIGNAL_PAGE_SIZE = 25
@@ -72,6 +78,11 @@ def board(request: HttpRequest) -> HttpResponse:
     mrr_query.pop("live", None)
     mrr_query["panel"] = "mrr"
     context["mrr_query"] = mrr_query.urlencode()
+    loss_query = request.GET.copy()
+    for name in ("live", "panel", "journey", "kind"):
+        loss_query.pop(name, None)
+    loss_query.setlist("kind", list(LOSS_KINDS))
+    context["loss_query"] = loss_query.urlencode()
     if journey is not None:
         context["board"] = board_build(journey=journey, filters=filters, defer_raw=not wants_mrr)
     template = "journeys/board.html"

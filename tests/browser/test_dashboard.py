@@ -15,6 +15,9 @@ def test_the_board_loads_and_the_period_changes_without_a_reload(page, sign_in, 
     expect(page.get_by_role("heading", name="Revenue at risk")).to_be_visible()
     card = page.locator(".step-card", has=page.get_by_role("link", name="Recurring payment"))
     expect(card.locator(".count strong")).to_have_text("6")
+    # The MRR panel arrives as its own fragment and leaves the rest of the board alone.
+    expect(page.locator("#mrr-panel")).to_contain_text("Reactivation")
+    expect(card.get_by_role("link")).not_to_have_attribute("href", re.compile("panel=mrr"))
     page.evaluate("window.notReloaded = true")
 
     page.get_by_label("7 days").check()
@@ -35,7 +38,8 @@ def test_drill_from_a_step_to_a_signal_to_its_customer(page, sign_in, member, wo
     mixed_history(workspace)
     sign_in(member)
     page.goto("/w/acme/?period=7")
-    page.get_by_role("link", name="Refund request").click()
+    stages = page.get_by_role("list", name="Stages of SaaS customer journey")
+    stages.get_by_role("link", name="Refund request").click()
     expect(page.get_by_role("heading", name="Refund request", level=1)).to_be_visible()
     page.locator(".signal-table").get_by_role("link", name="Refund").first.click()
     expect(page.locator(".description")).to_have_text("Refund of €20.00 — requested by customer")

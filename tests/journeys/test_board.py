@@ -385,3 +385,15 @@ def test_mrr_movements_come_in_their_own_fragment_and_then_from_cache(
     assert (
         "<dt>Reactivation</dt><dd>+€99.00</dd>" in client.get("/w/acme/?period=30").content.decode()
     )
+
+
+def test_the_board_says_where_money_is_lost(client_for, member, workspace):
+    mixed_history(workspace)
+    response = client_for(member).get("/w/acme/?period=30")
+    losses = [(card.step.name, amounts) for card, amounts in response.context["board"].losses]
+    # Recurring payment: €197.00 failed (and ¥5,000); Checkout: €99.00 abandoned; Dispute €99.00.
+    assert losses[0] == ("Recurring payment", {"eur": 19700, "jpy": 5000})
+    assert {name for name, _ in losses[1:]} == {"Checkout", "Dispute"}
+    html = response.content.decode()
+    assert "Where money is lost" in html
+    assert "kind=payment_failed&amp;kind=refund" in html

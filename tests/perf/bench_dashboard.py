@@ -36,7 +36,14 @@ AGE_DAYS = (
     else f"(400.0 * (1 - (e.id - {{emin}})::float / {SIGNALS}) + random() * 0.25)"
 )
 COLD: dict[str, float] = {}
-TARGETS_MS = {"board": 150, "step": 150, "signal": 50, "customer": 50, "fragment": 100}
+TARGETS_MS = {
+    "reference": 0,
+    "board": 150,
+    "step": 150,
+    "signal": 50,
+    "customer": 50,
+    "fragment": 100,
+}
 
 # (kind, weight): roughly a subscription business's mix of events.
 KIND_WEIGHTS = [
@@ -301,6 +308,8 @@ def bench():
     ]
     hx = {"HTTP_HX_REQUEST": "true"}
     pages = [
+        # Not a dashboard page: a near-empty workspace page, the floor under the machine's load.
+        ("reference", "reference: settings index", "/w/bench/settings/", None),
         ("board", "board 7 days", "/w/bench/?period=7", None),
         ("board", "board 30 days", "/w/bench/?period=30", None),
         ("board", "board 90 days", "/w/bench/?period=90", None),
@@ -376,10 +385,11 @@ def bench():
             times.append((time.perf_counter() - t) * 1000)
             assert response.status_code == 200
         results.append((group, name, times, times[0]))
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} (cores: {os.cpu_count()})")
     for group, name, times, cold in results:
         p50, p95 = percentile(times, 50), percentile(times, 95)
         target = TARGETS_MS[group]
-        flag = "ok" if p95 < target else "SLOW"
+        flag = "" if not target else "ok" if p95 < target else "SLOW"
         print(f"{name:34} {p50:8.1f} {p95:8.1f} {target:>6} {flag:4} {cold:8.1f}")
     t = time.perf_counter()
     response = client.get("/w/bench/signals/export.csv?period=90&kind=payment_failed")
