@@ -146,6 +146,11 @@ class SignalFilterForm(BoardFilterForm):
     decline_code = forms.CharField(required=False, label="Decline code", max_length=64)
     sort = forms.ChoiceField(choices=SORT_CHOICES, required=False, label="Sort")
 
+    def without_any_time(self) -> "SignalFilterForm":
+        """For pages that always chart a period (a step page): no "Any time" choice."""
+        self.fields["period"].choices = PERIOD_CHOICES
+        return self
+
     @property
     def selected_period_or_none(self) -> Period | None:
         if not self.value("period", ""):

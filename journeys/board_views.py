@@ -103,7 +103,7 @@ def step_detail(request: HttpRequest, uuid) -> HttpResponse:
     data = request.GET.copy()
     if not data.get("period"):
         data["period"] = "30"
-    form = SignalFilterForm(data, workspace=request.workspace)
+    form = SignalFilterForm(data, workspace=request.workspace).without_any_time()
     filters = rollup_filter(form)
     signals = form.filter_signals(
         RevenueSignal.objects.for_workspace(request.workspace)

@@ -397,3 +397,28 @@ def test_the_board_says_where_money_is_lost(client_for, member, workspace):
     html = response.content.decode()
     assert "Where money is lost" in html
     assert "kind=payment_failed&amp;kind=refund" in html
+
+
+def test_board_queries_do_not_grow_with_signals_steps_or_days(client_for, member, workspace):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    mixed_history(workspace)
+    client = client_for(member)
+    client.get("/w/acme/?period=365&panel=mrr")
+
+    def queries():
+        from django.core.cache import cache
+
+        cache.clear()  # count the uncached path, raw-signal figures included
+        with CaptureQueriesContext(connection) as context:
+            assert client.get("/w/acme/?period=365&panel=mrr").status_code == 200
+        return len(context.captured_queries)
+
+    before = queries()
+    journey = default_journey(workspace)
+    StepFactory(stage=journey.stages.first(), name="Extra step")
+    for days in range(0, 300, 7):
+        add_signal(workspace, "refund", days_ago=days, amount=100, currency="chf")
+        add_signal(workspace, "subscription_canceled", days_ago=days, mrr_delta=-100)
+    assert queries() == before

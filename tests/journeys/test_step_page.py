@@ -86,3 +86,22 @@ def _empty_cache():
     from django.core.cache import cache
 
     cache.clear()
+
+
+def test_the_step_page_always_charts_a_period(client_for, member, workspace):
+    mixed_history(workspace)
+    response = client_for(member).get(step_named(workspace, "Checkout").get_absolute_url())
+    assert "Any time" not in response.content.decode()
+    assert response.context["period"].days == 30
+
+
+def test_the_live_poll_refreshes_the_step_signals(client_for, member, workspace):
+    signals = mixed_history(workspace)
+    url = step_named(workspace, "Recurring payment").get_absolute_url()
+    latest = max(s.pk for s in signals)
+    client = client_for(member)
+    assert "HX-Trigger" not in client.get(f"{url}?live={latest}", HTTP_HX_REQUEST="true")
+    add_signal(workspace, SignalKind.PAYMENT_FAILED)
+    response = client.get(f"{url}?live={latest}", HTTP_HX_REQUEST="true")
+    assert response["HX-Trigger"] == "signals-changed"
+    assert b'hx-trigger="signals-changed from:body"' in client.get(url).content
