@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Max, Min, Q
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q
 
 from billing.models import Customer, RevenueSignal, Subscription
 from journeys.board_selectors import at_risk_subscriptions
@@ -67,7 +67,13 @@ def signal_timeline_around(signal: RevenueSignal) -> tuple[list, list]:
 
 
 def customer_search(workspace, *, q: str = "", at_risk: bool = False):
-    customers = Customer.objects.for_workspace(workspace).select_related("workspace")
+    customers = (
+        Customer.objects.for_workspace(workspace)
+        .select_related("workspace")
+        .annotate(
+            at_risk=Exists(at_risk_subscriptions(workspace).filter(customer_id=OuterRef("pk")))
+        )
+    )
     q = (q or "").strip()
     if q:
         customers = customers.filter(Q(email__icontains=q) | Q(name__icontains=q) | Q(stripe_id=q))

@@ -39,8 +39,11 @@ def test_at_risk_lists_customers_with_unpaid_or_cancelling_subscriptions(
     SubscriptionFactory(workspace=workspace, customer=risky, status="past_due", mrr=100)
     fine = CustomerFactory(workspace=workspace, name="Fine")
     SubscriptionFactory(workspace=workspace, customer=fine, status="active", mrr=100)
-    page = client_for(member).get("/w/acme/customers/?at_risk=1").context["page"]
+    client = client_for(member)
+    page = client.get("/w/acme/customers/?at_risk=1").context["page"]
     assert list(page) == [risky]
+    everyone = {c.name: c.at_risk for c in client.get("/w/acme/customers/").context["page"]}
+    assert everyone == {"Risky": True, "Fine": False}
 
 
 def test_it_checks_workspace(client_for, outsider, workspace):
