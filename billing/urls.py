@@ -7,6 +7,7 @@ app_name = "billing"
 # Signals and customers (dashboard).
 dashboard_urlpatterns = [
     path("signals/", views.signal_list, name="signal_list"),
+    path("signals/export.csv", views.signal_export, name="signal_export"),
     path("signals/<uuid:uuid>/", views.signal_detail, name="signal_detail"),
     path("customers/", views.customer_list, name="customer_list"),
     path("customers/<uuid:uuid>/", views.customer_detail, name="customer_detail"),

@@ -1,19 +1,155 @@
+"""The journey board and step pages: full pages, their htmx fragments and the live poll."""
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.vary import vary_on_headers
 
+from billing.filters import BoardFilterForm, SignalFilterForm
+from billing.models import RevenueSignal, StripeConnection
 from custory.access import get_object_for_member, workspace_view
+from journeys.board_selectors import (
+    LOSS_KINDS,
+    RollupFilter,
+    board_build,
+    latest_signal,
+    step_stats,
+)
 from journeys.models import Journey, Step
 
+SIGNAL_PAGE_SIZE = 25
+
+
+def rollup_filter(form: BoardFilterForm) -> RollupFilter:
+    connection = form.selected_connection
+    return RollupFilter(
+        period=form.selected_period,
+        kinds=form.selected_kinds,
+        livemode=form.selected_livemode,
+        connection_id=connection.pk if connection else None,
+    )
+
+
+def query_without(request: HttpRequest, *names: str) -> str:
+    query = request.GET.copy()
+    for name in names:
+        query.pop(name, None)
+    return query.urlencode()
+
+
+def live_response(request: HttpRequest, template: str, context: dict) -> HttpResponse:
+    """The poll fragment; tells the page to refresh when a newer signal arrived."""
+    latest = latest_signal(request.workspace)
+    context = {**context, "latest": latest, "live_query": query_without(request, "live")}
+    response = render(request, f"{template}#live", context)
+    seen = request.GET.get("live", "")
+    if latest and seen != str(latest["id"]):
+        response["HX-Trigger"] = "signals-changed"
+    return response
+
 
 @workspace_view
+@vary_on_headers("HX-Request")
 def board(request: HttpRequest) -> HttpResponse:
-    journey = Journey.objects.for_workspace(request.workspace).first()
-    return render(request, "journeys/board.html", {"journey": journey, "nav": "journeys"})
+    journeys = list(Journey.objects.for_workspace(request.workspace).select_related("workspace"))
+    journey = None
+    wanted = request.GET.get("journey")
+    if wanted:
+        journey = next((j for j in journeys if str(j.uuid) == wanted), None)
+    if journey is None and journeys:
+        journey = journeys[0]
+    context = {"nav": "journeys", "journeys": journeys, "journey": journey}
+    if "live" in request.GET:
+        return live_response(request, "journeys/board.html", context)
+    form = BoardFilterForm(request.GET or None, workspace=request.workspace)
+    filters = rollup_filter(form)
+    context.update(
+        form=form,
+        filters=filters,
+        period=filters.period,
+        query=request.GET.urlencode(),
+        live_query=query_without(request, "live"),
+        latest=latest_signal(request.workspace),
+        connections=StripeConnection.objects.for_workspace(request.workspace).exists(),
+        is_admin=request.membership.role == "admin",
+    )
+    # MRR movements read raw signals: unless cached they come in a fragment of their own.
+    wants_mrr = request.GET.get("panel") == "mrr"
+    mrr_query = request.GET.copy()
+    mrr_query.pop("live", None)
+    mrr_query["panel"] = "mrr"
+    context["mrr_query"] = mrr_query.urlencode()
+    loss_query = request.GET.copy()
+    for name in ("live", "panel", "journey", "kind"):
+        loss_query.pop(name, None)
+    loss_query.setlist("kind", list(LOSS_KINDS))
+    context["loss_query"] = loss_query.urlencode()
+    if journey is not None:
+        context["board"] = board_build(journey=journey, filters=filters, defer_raw=not wants_mrr)
+    template = "journeys/board.html"
+    if request.htmx and request.htmx.target in ("board-content", "mrr-panel"):
+        template += "#" + request.htmx.target
+    return render(request, template, context)
 
 
 @workspace_view
+@vary_on_headers("HX-Request")
 def step_detail(request: HttpRequest, uuid) -> HttpResponse:
     step = get_object_for_member(
-        request, Step.objects.select_related("stage", "journey"), uuid=uuid
+        request, Step.objects.select_related("stage", "journey", "workspace"), uuid=uuid
     )
-    return render(request, "journeys/step_detail.html", {"step": step, "nav": "journeys"})
+    context = {"nav": "journeys", "step": step}
+    if "live" in request.GET:
+        return live_response(request, "journeys/step_detail.html", context)
+    data = request.GET.copy()
+    if not data.get("period"):
+        data["period"] = "30"
+    form = SignalFilterForm(data, workspace=request.workspace).without_any_time()
+    filters = rollup_filter(form)
+    signals = form.filter_signals(
+        RevenueSignal.objects.for_workspace(request.workspace)
+        .filter(placements__step=step)
+        .select_related("workspace", "customer__workspace")
+    )
+    context.update(
+        form=form,
+        period=filters.period,
+        stats=step_stats(step=step, filters=filters),
+        page=signal_page(signals, request.GET.get("page")),
+        query=query_without(request, "page"),
+        live_query=query_without(request, "live"),
+        latest=latest_signal(request.workspace),
+    )
+    template = "journeys/step_detail.html"
+    if request.htmx and request.htmx.target in ("step-signals", "step-content"):
+        template += "#" + request.htmx.target
+    return render(request, template, context)
+
+
+class SignalPage:
+    """One page of signals without counting them all: fetch one extra row to know if more follow."""
+
+    def __init__(self, rows: list, number: int, page_size: int):
+        self.has_next = len(rows) > page_size
+        self.object_list = rows[:page_size]
+        self.number = number
+        self.has_previous = number > 1
+        self.start_index = (number - 1) * page_size + 1 if self.object_list else 0
+        self.end_index = (number - 1) * page_size + len(self.object_list)
+
+    def __iter__(self):
+        return iter(self.object_list)
+
+    def next_page_number(self):
+        return self.number + 1
+
+    def previous_page_number(self):
+        return self.number - 1
+
+
+def signal_page(queryset, page: str | None, page_size: int = SIGNAL_PAGE_SIZE) -> SignalPage:
+    try:
+        number = max(1, int(page or 1))
+    except ValueError:
+        number = 1
+    offset = (number - 1) * page_size
+    return SignalPage(list(queryset[offset : offset + page_size + 1]), number, page_size)

@@ -1,0 +1,250 @@
+"""Dashboard template helpers: money with the currency's exponent, per-currency totals, kinds."""
+
+from decimal import Decimal
+
+from django import template
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
+
+from billing.models import SignalKind
+
+register = template.Library()
+
+# Stripe's zero- and three-decimal currencies; every other currency has two decimals.
+_ZERO_DECIMAL = frozenset(
+    [
+        "bif",
+        "clp",
+        "djf",
+        "gnf",
+        "jpy",
+        "kmf",
+        "krw",
+        "mga",
+        "pyg",
+        "rwf",
+        "ugx",
+        "vnd",
+        "vuv",
+        "xaf",
+        "xof",
+        "xpf",
+    ]
+)
+_THREE_DECIMAL = frozenset(["bhd", "jod", "kwd", "omr", "tnd"])
+_SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "krw": "₩", "inr": "₹"}
+
+
+def exponent_of(currency: str) -> int:
+    code = (currency or "").lower()
+    if code in _ZERO_DECIMAL:
+        return 0
+    return 3 if code in _THREE_DECIMAL else 2
+
+
+def format_money(amount: int | None, currency: str, *, signed: bool = False) -> str:
+    """4900, "eur" → "€49.00"; 5000, "jpy" → "¥5,000"; signed adds "+" to positive amounts."""
+    if amount is None:
+        return ""
+    exponent = exponent_of(currency)
+    sign = "-" if amount < 0 else ("+" if signed and amount > 0 else "")
+    number = f"{Decimal(abs(int(amount))).scaleb(-exponent):,.{exponent}f}"
+    code = (currency or "").lower()
+    if code in _SYMBOLS:
+        return f"{sign}{_SYMBOLS[code]}{number}"
+    if not code:
+        return f"{sign}{number}"
+    return f"{sign}{code.upper()} {number}"
+
+
+@register.filter
+def money(amount, currency):
+    """{{ signal.amount|money:signal.currency }}"""
+    return format_money(amount, currency)
+
+
+@register.filter
+def money_signed(amount, currency):
+    return format_money(amount, currency, signed=True)
+
+
+@register.filter
+def amounts(per_currency):
+    """[("eur", 4900), ("jpy", 5000)] → "€49.00 · ¥5,000" (never converted)."""
+    if not per_currency:
+        return "—"
+    items = per_currency.items() if isinstance(per_currency, dict) else per_currency
+    return " · ".join(format_money(value, currency) for currency, value in items)
+
+
+@register.filter
+def amounts_signed(per_currency):
+    if not per_currency:
+        return "—"
+    items = per_currency.items() if isinstance(per_currency, dict) else per_currency
+    return " · ".join(format_money(value, currency, signed=True) for currency, value in items)
+
+
+@register.filter
+def kind_label(kind: str) -> str:
+    try:
+        return SignalKind(kind).label
+    except ValueError:
+        return kind
+
+
+@register.filter
+def percent(value):
+    """0.4231 → "42%"; None → "—"."""
+    if value is None:
+        return "—"
+    return f"{value * 100:.0f}%"
+
+
+@register.filter
+def duration_hours(hours):
+    """Hours as words: 5.5 → "5.5 h", 50 → "2.1 days"."""
+    if hours is None:
+        return "—"
+    if hours < 48:
+        return f"{hours:.1f} h"
+    return f"{hours / 24:.1f} days"
+
+
+@register.filter
+def change_label(change):
+    """+0.25 → "▲ 25%", -0.1 → "▼ 10%", None → "new" (nothing in the previous period)."""
+    if change is None:
+        return ""
+    if abs(change) < 0.005:
+        return "= 0%"
+    arrow = "▲" if change > 0 else "▼"
+    return f"{arrow} {abs(change) * 100:.0f}%"
+
+
+@register.simple_tag
+def sparkline(values, label=""):
+    """A small inline SVG line of counts; the numbers are in its accessible label."""
+    values = list(values or [])
+    if not values:
+        return ""
+    width, height = 120, 28
+    top = max(values) or 1
+    step = width / max(len(values) - 1, 1)
+    points = " ".join(
+        f"{i * step:.1f},{height - 2 - (v / top) * (height - 4):.1f}" for i, v in enumerate(values)
+    )
+    text = f"{label}: {sum(values)} signals, peak {max(values)} per interval"
+    return format_html(
+        '<svg class="spark" viewBox="0 0 {} {}" width="{}" height="{}" role="img" '
+        'aria-label="{}"><polyline points="{}" fill="none" stroke="currentColor" '
+        'stroke-width="1.5"/></svg>',
+        width,
+        height,
+        width,
+        height,
+        text,
+        points,
+    )
+
+
+# Series are told apart by dash pattern and marker shape, not by colour alone.
+_PATTERNS = ["", "6 3", "2 3", "8 3 2 3", "1 2", "10 4"]
+_MARKERS = ["circle", "square", "triangle", "diamond", "cross", "bar"]
+_COLORS = ["#b3261e", "#3d4fd6", "#1d7a3a", "#8a5a00", "#6b3fa0", "#1c1e26"]
+
+
+def _marker(shape: str, x: float, y: float, color: str) -> str:
+    if shape == "circle":
+        return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"/>'
+    if shape == "square":
+        return f'<rect x="{x - 3:.1f}" y="{y - 3:.1f}" width="6" height="6" fill="{color}"/>'
+    if shape == "triangle":
+        return (
+            f'<polygon points="{x:.1f},{y - 4:.1f} {x - 4:.1f},{y + 3:.1f} {x + 4:.1f},{y + 3:.1f}"'
+            f' fill="{color}"/>'
+        )
+    if shape == "diamond":
+        return (
+            f'<polygon points="{x:.1f},{y - 4:.1f} {x + 4:.1f},{y:.1f} {x:.1f},{y + 4:.1f} '
+            f'{x - 4:.1f},{y:.1f}" fill="{color}"/>'
+        )
+    if shape == "cross":
+        return (
+            f'<path d="M{x - 3:.1f} {y - 3:.1f}L{x + 3:.1f} {y + 3:.1f}M{x + 3:.1f} {y - 3:.1f}'
+            f'L{x - 3:.1f} {y + 3:.1f}" stroke="{color}" stroke-width="2"/>'
+        )
+    return f'<rect x="{x - 1:.1f}" y="{y - 4:.1f}" width="2" height="8" fill="{color}"/>'
+
+
+@register.simple_tag
+def kind_chart(series, buckets, unit):
+    """Signals per kind over time as an SVG line chart with a legend (server-rendered)."""
+    if not series or not buckets:
+        return format_html('<p class="muted">{}</p>', "No signals in this period.")
+    width, height, left, bottom, top_pad = 640, 220, 40, 24, 10
+    plot_w, plot_h = width - left - 10, height - bottom - top_pad
+    peak = max((max(v) for v in series.values()), default=0) or 1
+    step = plot_w / max(len(buckets) - 1, 1)
+    parts = [
+        f'<line x1="{left}" y1="{top_pad + plot_h}" x2="{width - 10}" y2="{top_pad + plot_h}" '
+        'stroke="#9aa0ad"/>',
+        f'<text x="{left - 6}" y="{top_pad + 4}" text-anchor="end" font-size="11">{peak}</text>',
+        f'<text x="{left - 6}" y="{top_pad + plot_h}" text-anchor="end" font-size="11">0</text>',
+    ]
+    fmt = "%-d %b" if unit != "month" else "%b %Y"
+    parts.append(
+        f'<text x="{left}" y="{height - 6}" font-size="11">{buckets[0].strftime(fmt)}</text>'
+    )
+    parts.append(
+        f'<text x="{width - 10}" y="{height - 6}" font-size="11" text-anchor="end">'
+        f"{buckets[-1].strftime(fmt)}</text>"
+    )
+    legend = []
+    for i, (kind, values) in enumerate(sorted(series.items(), key=lambda kv: -sum(kv[1]))):
+        color, dash, shape = (
+            _COLORS[i % len(_COLORS)],
+            _PATTERNS[i % len(_PATTERNS)],
+            _MARKERS[i % len(_MARKERS)],
+        )
+        coords = [
+            (left + j * step, top_pad + plot_h - (v / peak) * plot_h) for j, v in enumerate(values)
+        ]
+        points = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+        parts.append(
+            f'<polyline points="{points}" fill="none" stroke="{color}" stroke-width="2"'
+            f"{dash_attr}/>"
+        )
+        if len(coords) <= 60:
+            parts.extend(_marker(shape, x, y, color) for x, y in coords)
+        sample = (
+            f'<svg width="34" height="12" aria-hidden="true"><line x1="0" y1="6" x2="34" y2="6" '
+            f'stroke="{color}" stroke-width="2"{dash_attr}/>{_marker(shape, 17, 6, color)}</svg>'
+        )
+        legend.append(f"<li>{sample} {escape(kind_label(kind))} ({sum(values)})</li>")
+    label = (
+        "Signals per "
+        + unit
+        + " by kind: "
+        + "; ".join(f"{kind_label(k)} {sum(v)}" for k, v in series.items())
+    )
+    svg = (
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(label)}">{"".join(parts)}</svg>'
+    )
+    return mark_safe(  # noqa: S308 — every interpolated text above is escaped or numeric
+        f'<figure class="kind-chart">{svg}<ul class="legend" role="list">{"".join(legend)}</ul>'
+        "</figure>"
+    )
+
+
+@register.filter
+def signal_note(signal) -> str:
+    """The one detail worth a column in a list: the decline code or the reason."""
+    details = signal.details or {}
+    return _words_of(details.get("decline_code") or details.get("reason") or "")
+
+
+def _words_of(code: str) -> str:
+    return str(code).replace("_", " ")

@@ -1,0 +1,92 @@
+"""Test data for the dashboard pages: signals placed on the default journey, rollups maintained."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from billing.models import RevenueSignal
+from journeys.models import Journey
+from journeys.placement import place_signals
+from journeys.services import journey_install_default
+from tests.factories import CustomerFactory, RevenueSignalFactory, StripeConnectionFactory
+
+
+def default_journey(workspace) -> Journey:
+    journey = Journey.objects.filter(workspace=workspace, is_default=True).first()
+    return journey or journey_install_default(workspace=workspace)
+
+
+def add_signal(workspace, kind, *, days_ago=1, **fields) -> RevenueSignal:
+    """One signal `days_ago` days before now, placed in every journey of the workspace."""
+    fields.setdefault("occurred_at", timezone.now() - timedelta(days=days_ago, minutes=5))
+    if "connection" in fields and "event" not in fields:
+        fields["event__connection"] = fields["connection"]
+    if "livemode" in fields:
+        fields.setdefault("event__livemode", fields["livemode"])
+    signal = RevenueSignalFactory(workspace=workspace, kind=kind, **fields)
+    place_signals(signals=[signal])
+    return signal
+
+
+def mixed_history(workspace):
+    """A varied history: EUR mostly, some USD and JPY, live and test, two connections."""
+    default_journey(workspace)
+    live = StripeConnectionFactory(workspace=workspace, livemode=True, label="Live")
+    test = StripeConnectionFactory(workspace=workspace, livemode=False, label="Test")
+    alice = CustomerFactory(workspace=workspace, name="Alice Ltd", email="alice@example.org")
+    bob = CustomerFactory(workspace=workspace, name="Bob GmbH", email="bob@example.org")
+    kenji = CustomerFactory(workspace=workspace, name="Kenji KK", currency="jpy")
+    rows = [
+        # (kind, days_ago, amount, currency, customer, connection, mrr_delta, details)
+        ("payment_failed", 1, 4900, "eur", alice, live, 0, {"decline_code": "insufficient_funds"}),
+        ("payment_failed", 3, 9900, "eur", bob, live, 0, {"decline_code": "expired_card"}),
+        ("payment_failed", 5, 5000, "jpy", kenji, live, 0, {"decline_code": "do_not_honor"}),
+        ("payment_recovered", 2, 4900, "eur", alice, live, 0, {"hours_to_recover": 20.0}),
+        ("payment_recovered", 4, 3000, "jpy", kenji, live, 0, {"hours_to_recover": 50.0}),
+        ("payment_failed", 12, 4900, "eur", alice, live, 0, {}),
+        ("payment_failed", 40, 4900, "eur", alice, test, 0, {}),
+        ("payment_failed", 200, 1500, "usd", bob, live, 0, {}),
+        ("refund", 6, 2000, "eur", bob, live, 0, {"reason": "requested_by_customer"}),
+        ("refund", 45, 1200, "usd", bob, test, 0, {}),
+        ("dispute_opened", 8, 9900, "eur", bob, live, 0, {"reason": "fraudulent"}),
+        ("payment_succeeded", 2, 4900, "eur", alice, live, 0, {}),
+        ("payment_succeeded", 9, 4900, "eur", alice, live, 0, {}),
+        ("payment_succeeded", 33, 5000, "jpy", kenji, live, 0, {}),
+        ("checkout_completed", 2, 4900, "eur", alice, live, 0, {}),
+        ("checkout_abandoned", 3, 9900, "eur", bob, live, 0, {}),
+        ("checkout_abandoned", 4, None, "", None, live, 0, {}),
+        ("subscription_started", 2, None, "eur", alice, live, 4900, {}),
+        ("subscription_started", 20, None, "jpy", kenji, live, 5000, {}),
+        ("plan_upgraded", 3, None, "eur", bob, live, 5000, {"previous_mrr": 4900}),
+        ("plan_downgraded", 6, None, "eur", alice, live, -2000, {}),
+        ("subscription_canceled", 10, None, "eur", bob, live, -9900, {"churn_type": "voluntary"}),
+        (
+            "subscription_canceled",
+            11,
+            None,
+            "jpy",
+            kenji,
+            live,
+            -3000,
+            {"churn_type": "involuntary"},
+        ),
+        ("subscription_started", 7, None, "eur", bob, live, 9900, {}),  # bob came back
+        ("cancellation_scheduled", 1, None, "eur", alice, live, 0, {}),
+    ]
+    signals = []
+    for kind, days, amount, currency, customer, connection, mrr, details in rows:
+        signals.append(
+            add_signal(
+                workspace,
+                kind,
+                days_ago=days,
+                amount=amount,
+                currency=currency,
+                customer=customer,
+                connection=connection,
+                livemode=connection.livemode,
+                mrr_delta=mrr,
+                details=details,
+            )
+        )
+    return signals
