@@ -204,6 +204,8 @@ class Customer(models.Model):
     first_seen_at = models.DateTimeField(default=timezone.now)
     # Stripe `created` of the newest event applied; older events never overwrite newer state.
     state_as_of = models.DateTimeField(null=True, blank=True)
+    # That event's id breaks ties between events created in the same second, in any order.
+    state_event_id = models.CharField(max_length=255, blank=True)
 
     objects = CustomerQuerySet.as_manager()
 
@@ -247,6 +249,7 @@ class Subscription(models.Model):
     trial_end = models.DateTimeField(null=True, blank=True)
     livemode = models.BooleanField(default=False)
     state_as_of = models.DateTimeField(null=True, blank=True)
+    state_event_id = models.CharField(max_length=255, blank=True)
 
     class Meta:
         constraints = [
