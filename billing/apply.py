@@ -40,6 +40,11 @@ def event_apply(*, event: StripeEvent) -> list[RevenueSignal]:
         if recovered is not None:
             signal_facts.append(recovered)
     signals = _signals_create(event, customer, facts, signal_facts)
+    if customer is not None and facts.charge_id and signals:
+        # A dispute or refund seen before its charge's payment gets its customer now.
+        RevenueSignal.objects.filter(
+            workspace_id=event.workspace_id, customer=None, details__charge_id=facts.charge_id
+        ).update(customer=customer)
     if signals:
         place_signals(signals=signals)
         task_rules_apply(signals=signals)

@@ -3,6 +3,9 @@
 import json
 from pathlib import Path
 
+from django.db import transaction
+
+from billing.apply import event_apply
 from billing.demo import stored_events_process
 from billing.ingest import events_store
 from billing.models import EventSource, StripeEvent
@@ -17,11 +20,20 @@ def load(name: str) -> dict:
 
 
 def apply_payloads(connection, payloads: list[dict]) -> list[StripeEvent]:
-    """Store the payloads (as the webhook does) and apply them in the order given."""
+    """Store the payloads (as the webhook does) and apply them in the order given; a payload
+    seen before is applied again, as an at-least-once job would."""
     events_store(connection=connection, payloads=payloads, source=EventSource.WEBHOOK)
     ids = [p["id"] for p in payloads]
+    seen = set()
     for stripe_id in ids:
-        stored_events_process(connection=connection, stripe_ids=[stripe_id])
+        if stripe_id in seen:
+            with transaction.atomic():
+                event_apply(
+                    event=StripeEvent.objects.get(connection=connection, stripe_id=stripe_id)
+                )
+        else:
+            stored_events_process(connection=connection, stripe_ids=[stripe_id])
+            seen.add(stripe_id)
     by_id = {e.stripe_id: e for e in StripeEvent.objects.filter(connection=connection)}
     return [by_id[i] for i in ids]
 
