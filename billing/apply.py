@@ -10,11 +10,17 @@ comes from billing.normalize (pure); here it becomes rows:
 
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from billing.models import Customer, RevenueSignal, SignalKind, StripeEvent, Subscription
-from billing.normalize import Facts, PaidInvoice, SignalFact, SubscriptionState, normalize_event
+from billing.normalize import (
+    CustomerState,
+    Facts,
+    PaidInvoice,
+    SignalFact,
+    SubscriptionState,
+    normalize_event,
+)
 from billing.normalize.common import compact, iso
 from billing.normalize.subscriptions import COUNTED_STATUSES
 from billing.signal_details import details_clean
@@ -27,6 +33,25 @@ STATUS_RANK = ["active", "past_due", "trialing", "unpaid", "paused", "incomplete
 
 def event_apply(*, event: StripeEvent) -> list[RevenueSignal]:
     """Apply an event's facts; return the signals it newly created (none when reprocessed)."""
+    signals = _apply_one(event)
+    if signals:
+        place_signals(signals=signals)
+        task_rules_apply(signals=signals)
+    return signals
+
+
+def events_apply(*, events: list[StripeEvent]) -> list[RevenueSignal]:
+    """event_apply for a batch, in the order given, placing and running task rules once for all
+    new signals (their rules are loaded once per batch, not per event). One transaction: the
+    caller falls back to event_apply one by one when the batch raises."""
+    signals = [signal for event in events for signal in _apply_one(event)]
+    if signals:
+        place_signals(signals=signals)
+        task_rules_apply(signals=signals)
+    return signals
+
+
+def _apply_one(event: StripeEvent) -> list[RevenueSignal]:
     payload = event.payload if isinstance(event.payload, dict) else {}
     facts = normalize_event(payload)
     customer = _customer_upsert(event, facts)
@@ -45,9 +70,6 @@ def event_apply(*, event: StripeEvent) -> list[RevenueSignal]:
         RevenueSignal.objects.filter(
             workspace_id=event.workspace_id, customer=None, details__charge_id=facts.charge_id
         ).update(customer=customer)
-    if signals:
-        place_signals(signals=signals)
-        task_rules_apply(signals=signals)
     return signals
 
 
@@ -68,43 +90,55 @@ def _customer_upsert(event: StripeEvent, facts: Facts) -> Customer | None:
     # Lock the customer while its subscriptions change, so its MRR sum sees every change.
     locked = rows.select_for_update() if facts.subscription is not None else rows
     customer = locked.first()
+    state = facts.customer
     if customer is None:
-        try:
-            with transaction.atomic():
-                customer = Customer.objects.create(
+        # Insert-or-ignore, not check-then-insert: another worker may create it meanwhile.
+        Customer.objects.bulk_create(
+            [
+                Customer(
                     workspace_id=event.workspace_id,
                     connection_id=event.connection_id,
                     stripe_id=stripe_id,
                     livemode=event.livemode,
                     first_seen_at=event.created,
-                    email=facts.customer_hint.get("email", ""),
-                    name=facts.customer_hint.get("name", ""),
+                    **(_customer_state(event, state) if state else _hints(facts, None)),
                 )
-        except IntegrityError:
-            customer = locked.get()
-    elif customer.first_seen_at > event.created:
-        rows.filter(first_seen_at__gt=event.created).update(first_seen_at=event.created)
-    if facts.customer is not None:
-        state = facts.customer
-        rows.filter(_newer_than_state(event)).update(
-            email=state.email[:254],
-            name=state.name[:255],
-            currency=state.currency[:3] or customer.currency,
-            metadata=state.metadata,
-            deleted=state.deleted,
-            state_as_of=event.created,
-            state_event_id=event.stripe_id,
+            ],
+            ignore_conflicts=True,
         )
+        customer = locked.get()
+        if customer.state_event_id == event.stripe_id or (state is None and customer.email):
+            return customer
+    if customer.first_seen_at > event.created:
+        rows.filter(first_seen_at__gt=event.created).update(first_seen_at=event.created)
+    if state is not None:
+        rows.filter(_newer_than_state(event)).update(**_customer_state(event, state))
     elif customer.state_as_of is None and facts.customer_hint:
         # No customer object seen yet: fill blanks from what invoices and checkouts say.
-        blanks = {
-            field: value[:254]
-            for field, value in facts.customer_hint.items()
-            if value and not getattr(customer, field)
-        }
+        blanks = _hints(facts, customer)
         if blanks:
             rows.filter(state_as_of__isnull=True).update(**blanks)
     return customer
+
+
+def _customer_state(event: StripeEvent, state: CustomerState) -> dict:
+    return {
+        "email": state.email[:254],
+        "name": state.name[:255],
+        "currency": state.currency[:3],
+        "metadata": state.metadata,
+        "deleted": state.deleted,
+        "state_as_of": event.created,
+        "state_event_id": event.stripe_id,
+    }
+
+
+def _hints(facts: Facts, customer: Customer | None) -> dict:
+    return {
+        field: value[:254]
+        for field, value in facts.customer_hint.items()
+        if field in ("email", "name") and value and not getattr(customer, field, "")
+    }
 
 
 def _subscription_upsert(
@@ -131,13 +165,11 @@ def _subscription_upsert(
     }
     rows = Subscription.objects.filter(workspace_id=event.workspace_id, stripe_id=state.stripe_id)
     if not rows.filter(_newer_than_state(event)).update(**values):
-        try:
-            with transaction.atomic():
-                Subscription.objects.create(
-                    workspace_id=event.workspace_id, stripe_id=state.stripe_id, **values
-                )
-        except IntegrityError:
-            pass  # it exists with newer state
+        # New, or it exists with newer state (then this insert is ignored).
+        Subscription.objects.bulk_create(
+            [Subscription(workspace_id=event.workspace_id, stripe_id=state.stripe_id, **values)],
+            ignore_conflicts=True,
+        )
     if customer is not None:
         customer_totals_refresh(customer=customer)
 
@@ -237,18 +269,7 @@ def _signals_create(
         )
     if not rows:
         return []
-    try:
-        with transaction.atomic():
-            return RevenueSignal.objects.bulk_create(rows.values())
-    except IntegrityError:
-        pass  # another worker applied the same event at the same time: keep what is new
-    created = []
-    for row in rows.values():
-        try:
-            with transaction.atomic():
-                row.pk = None
-                row.save(force_insert=True)
-                created.append(row)
-        except IntegrityError:
-            continue
-    return created
+    # The pipeline claims an event before applying it, so a conflict here means two workers
+    # applied one event at once; the IntegrityError fails this attempt and the retry finds the
+    # other's signals.
+    return RevenueSignal.objects.bulk_create(rows.values())
