@@ -79,7 +79,8 @@ def subscription_items(sub: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _discount_objects(sub: dict[str, Any]) -> list[dict[str, Any]]:
-    found = [as_dict(sub.get("discount"))] + [d for d in sub.get("discounts") or [] if d]
+    discounts = sub.get("discounts")
+    found = [as_dict(sub.get("discount"))] + (discounts if isinstance(discounts, list) else [])
     # Discounts given only as ids (basil does not expand them) cannot be valued here.
     return [d for d in found if isinstance(d, dict) and d]
 

@@ -1,8 +1,10 @@
 """event_apply: state by the newest event, signals once per event, placement and task rules."""
 
 import copy
+import itertools
 
 import pytest
+from django.db import transaction
 
 from billing.apply import event_apply, events_apply
 from billing.ingest import events_store
@@ -205,3 +207,29 @@ def test_a_batch_gives_what_one_by_one_gives(connection):
     )
     assert SignalPlacement.objects.filter(signal__in=batch).count() >= len(batch)
     assert events_apply(events=list(by_id.values())) == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "synthetic_basil_subscription_upgraded.json",
+        "synthetic_basil_invoice_paid_after_retries.json",
+        "supabase-stripe-sync-engine__charge_refunded.json",
+    ],
+)
+def test_odd_values_in_any_field_never_break_applying(connection, name):
+    payload = load(name)
+    counter = itertools.count()
+    mutations = []
+    for key in payload["data"]["object"]:
+        if key in ("id", "object"):
+            continue
+        for value in (None, "x", -5, {}, [], {"data": "nope"}):
+            mutated = copy.deepcopy(payload)
+            mutated["id"] = f"evt_odd_{next(counter)}"
+            mutated["data"]["object"][key] = value
+            mutations.append(mutated)
+    events_store(connection=connection, payloads=mutations)
+    for event in connection.events.all():
+        with transaction.atomic():
+            event_apply(event=event)

@@ -223,7 +223,7 @@ def test_missing_or_odd_fields_never_crash(name):
     for key in list(obj):
         if key in ("id", "object"):
             continue
-        for value in (None, "", [], {}, 0, "weird", {"data": None}):
+        for value in (None, "", [], {}, 0, -5, 1.5, True, "weird", {"data": None}, [1, "a"]):
             mutated = copy.deepcopy(payload)
             mutated["data"]["object"][key] = value
             normalize_event(mutated)
