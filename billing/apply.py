@@ -12,7 +12,14 @@ from datetime import datetime
 
 from django.db.models import Q
 
-from billing.models import Customer, RevenueSignal, SignalKind, StripeEvent, Subscription
+from billing.models import (
+    Customer,
+    PaymentFailure,
+    RevenueSignal,
+    SignalKind,
+    StripeEvent,
+    Subscription,
+)
 from billing.normalize import (
     CustomerState,
     Facts,
@@ -22,6 +29,7 @@ from billing.normalize import (
     normalize_event,
 )
 from billing.normalize.common import compact, iso
+from billing.normalize.payments import FAILURE_KEYS
 from billing.normalize.subscriptions import COUNTED_STATUSES
 from billing.signal_details import details_clean
 from journeys.placement import place_signals
@@ -60,6 +68,9 @@ def _apply_one(event: StripeEvent) -> list[RevenueSignal]:
     if customer is None and facts.charge_id:
         customer = _customer_of_charge(event, facts.charge_id)
     signal_facts = list(facts.signals)
+    for fact in signal_facts:
+        if fact.kind == SignalKind.PAYMENT_FAILED and fact.details.get("invoice_id"):
+            fact.details = {**_failure_known(event, fact.details), **fact.details}
     if facts.paid_invoice is not None:
         recovered = _recovery(event, facts.paid_invoice)
         if recovered is not None:
@@ -70,7 +81,74 @@ def _apply_one(event: StripeEvent) -> list[RevenueSignal]:
         RevenueSignal.objects.filter(
             workspace_id=event.workspace_id, customer=None, details__charge_id=facts.charge_id
         ).update(customer=customer)
+    if facts.payment_failure:
+        _payment_failure_record(event, facts.payment_failure)
     return signals
+
+
+def _failure_known(event: StripeEvent, ids: dict) -> dict:
+    """Decline facts stored for this payment's charge or payment intent, merged the same way
+    whatever order they came in."""
+    lookup = Q()
+    if ids.get("charge_id"):
+        lookup |= Q(charge_id=ids["charge_id"])
+    if ids.get("payment_intent_id"):
+        lookup |= Q(payment_intent_id=ids["payment_intent_id"])
+    if not lookup:
+        return {}
+    rows = sorted(
+        PaymentFailure.objects.filter(workspace_id=event.workspace_id)
+        .filter(lookup)
+        .values_list("charge_id", "payment_intent_id", *FAILURE_KEYS)
+    )
+    merged: dict[str, str] = {}
+    for row in rows:
+        for key, value in zip(FAILURE_KEYS, row[2:], strict=True):
+            if value:
+                merged.setdefault(key, value)
+    return merged
+
+
+def _payment_failure_record(event: StripeEvent, failure: dict[str, str]) -> None:
+    """Keep why a charge failed, and add it to its invoice's payment_failed signals."""
+    PaymentFailure.objects.bulk_create(
+        [
+            PaymentFailure(
+                workspace_id=event.workspace_id,
+                charge_id=failure.get("charge_id", "")[:255],
+                payment_intent_id=failure.get("payment_intent_id", "")[:255],
+                decline_code=failure.get("decline_code", "")[:255],
+                failure_code=failure.get("failure_code", "")[:255],
+                failure_message=failure.get("failure_message", ""),
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    lookup = Q()
+    if failure.get("charge_id"):
+        lookup |= Q(details__charge_id=failure["charge_id"])
+    if failure.get("payment_intent_id"):
+        lookup |= Q(details__payment_intent_id=failure["payment_intent_id"])
+    signals = RevenueSignal.objects.filter(
+        workspace_id=event.workspace_id, kind=SignalKind.PAYMENT_FAILED
+    ).filter(lookup)
+    for signal in signals.select_related("event"):
+        own = next(
+            (
+                fact.details
+                for fact in normalize_event(
+                    signal.event.payload if isinstance(signal.event.payload, dict) else {}
+                ).signals
+                if fact.kind == SignalKind.PAYMENT_FAILED
+            ),
+            None,
+        )
+        if own is None or not own.get("invoice_id"):
+            continue
+        details = {**_failure_known(event, own), **own}
+        if details != signal.details:
+            signal.details = details_clean(details)
+            signal.save(update_fields=["details"])
 
 
 def _newer_than_state(event: StripeEvent) -> Q:

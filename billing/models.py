@@ -350,6 +350,38 @@ class RevenueSignal(models.Model):
         )
 
 
+class PaymentFailure(models.Model):
+    """Why a charge of an invoice failed, kept until (and after) its invoice's failure arrives.
+
+    Stripe sends the decline code on charge.failed / payment_intent.payment_failed and the
+    attempt count on invoice.payment_failed, in no fixed order; this joins the two.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    charge_id = models.CharField(max_length=255, blank=True)
+    payment_intent_id = models.CharField(max_length=255, blank=True)
+    decline_code = models.CharField(max_length=255, blank=True)
+    failure_code = models.CharField(max_length=255, blank=True)
+    failure_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "charge_id", "payment_intent_id"],
+                name="billing_payment_failure_unique",
+            ),
+        ]
+        indexes = [
+            # invoice.payment_failed looks up its charge's failure, or its payment intent's.
+            models.Index(fields=["workspace", "charge_id"], name="billing_failure_charge"),
+            models.Index(fields=["workspace", "payment_intent_id"], name="billing_failure_intent"),
+        ]
+
+    def __str__(self):
+        return self.charge_id or self.payment_intent_id
+
+
 class ImportStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"

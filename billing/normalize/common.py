@@ -78,6 +78,9 @@ class Facts:
     charge_id: str = ""
     signals: list[SignalFact] = field(default_factory=list)
     paid_invoice: PaidInvoice | None = None
+    # Why an invoice's charge failed: charge.failed and payment_intent.payment_failed know it,
+    # invoice.payment_failed does not; apply joins them whatever the order.
+    payment_failure: dict[str, str] | None = None
 
 
 def is_basil(api_version: str | None) -> bool:

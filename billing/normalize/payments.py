@@ -128,7 +128,24 @@ def normalize_charge(event: dict[str, Any], charge: dict[str, Any]) -> Facts:
         )
     elif event_type == "charge.refunded":
         facts.signals.append(_refund_signal(event, charge, details))
+    if event_type == "charge.failed" and not facts.signals:
+        facts.payment_failure = _failure_facts(details)
     return facts
+
+
+FAILURE_KEYS = ("decline_code", "failure_code", "failure_message")
+
+
+def _failure_facts(details: dict[str, Any]) -> dict[str, str] | None:
+    """The decline facts of a failed payment whose signal comes from its invoice."""
+    failure = {k: details[k] for k in FAILURE_KEYS if details.get(k)}
+    if not failure or not (details.get("charge_id") or details.get("payment_intent_id")):
+        return None
+    return {
+        "charge_id": details.get("charge_id", ""),
+        "payment_intent_id": details.get("payment_intent_id", ""),
+        **failure,
+    }
 
 
 def _refund_signal(event: dict[str, Any], charge: dict[str, Any], details: dict) -> SignalFact:
@@ -208,24 +225,27 @@ def normalize_payment_intent(event: dict[str, Any], intent: dict[str, Any]) -> F
         customer_hint=_email_hint(intent),
         charge_id=charge_id,
     )
-    if as_str(event.get("type")) == "payment_intent.payment_failed" and not _belongs_to_invoice(
-        intent
-    ):
+    if as_str(event.get("type")) != "payment_intent.payment_failed":
+        return facts
+    details = compact(
+        {
+            "payment_intent_id": as_str(intent.get("id")),
+            "charge_id": charge_id,
+            "decline_code": as_str(error.get("decline_code")),
+            "failure_code": as_str(error.get("code")),
+            "failure_message": as_str(error.get("message")),
+        }
+    )
+    if _belongs_to_invoice(intent):
+        facts.payment_failure = _failure_facts(details)
+    else:
         facts.signals.append(
             SignalFact(
                 kind="payment_failed",
                 amount=as_int(intent.get("amount")),
                 currency=as_str(intent.get("currency")).lower(),
                 object_id=as_str(intent.get("id")),
-                details=compact(
-                    {
-                        "payment_intent_id": as_str(intent.get("id")),
-                        "charge_id": charge_id,
-                        "decline_code": as_str(error.get("decline_code")),
-                        "failure_code": as_str(error.get("code")),
-                        "failure_message": as_str(error.get("message")),
-                    }
-                ),
+                details=details,
             )
         )
     return facts

@@ -233,3 +233,46 @@ def test_odd_values_in_any_field_never_break_applying(connection, name):
     for event in connection.events.all():
         with transaction.atomic():
             event_apply(event=event)
+
+
+def _intent_failed():
+    return {
+        "id": "evt_SynIntentFailed",
+        "object": "event",
+        "type": "payment_intent.payment_failed",
+        "api_version": "2025-03-31.basil",
+        "created": 1764003600,
+        "data": {
+            "object": {
+                "id": "pi_SynBasil0001",
+                "object": "payment_intent",
+                "amount": 5000,
+                "currency": "usd",
+                "customer": "cus_SynBasil0001",
+                "description": "Subscription update",
+                "latest_charge": "ch_SynBasil0001",
+                "last_payment_error": {
+                    "code": "card_declined",
+                    "decline_code": "insufficient_funds",
+                    "message": "Your card has insufficient funds.",
+                    "type": "card_error",
+                },
+                "status": "requires_payment_method",
+            }
+        },
+    }
+
+
+@pytest.mark.parametrize("intent_first", [True, False])
+def test_an_invoice_failure_gets_the_decline_of_its_payment_whatever_the_order(
+    connection, intent_first
+):
+    invoice = load("synthetic_basil_invoice_payment_failed.json")
+    payloads = [_intent_failed(), invoice] if intent_first else [invoice, _intent_failed()]
+    apply_payloads(connection, payloads)
+    (signal,) = RevenueSignal.objects.all()
+    assert signal.object_id == "in_SynBasil0002"
+    assert signal.details["decline_code"] == "insufficient_funds"
+    assert signal.details["failure_code"] == "card_declined"
+    assert signal.details["failure_message"] == "Your card has insufficient funds."
+    assert signal.details["attempt_count"] == 1
