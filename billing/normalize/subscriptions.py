@@ -126,7 +126,7 @@ def subscription_state(sub: dict[str, Any]) -> SubscriptionState:
         price_id=first.get("price_id", ""),
         product_id=first.get("product_id", ""),
         plan_name=first.get("nickname", ""),
-        quantity=sum(i["quantity"] for i in items) if items else 1,
+        quantity=sum(i["quantity"] for i in items if not i["metered"]) if items else 1,
         mrr=items_mrr(items, _discount_objects(sub)),
         currency=currency,
         items=[

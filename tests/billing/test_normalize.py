@@ -233,3 +233,54 @@ def test_missing_or_odd_fields_never_crash(name):
     normalize_event({**payload, "data": {"object": None}})
     normalize_event({"type": payload["type"]})
     normalize_event({})
+
+
+def _two_item_subscription():
+    payload = load("synthetic_basil_subscription_created.json")
+    sub = payload["data"]["object"]
+    seats = copy.deepcopy(sub["items"]["data"][0])
+    seats["id"] = "si_SynSeats"
+    seats["price"].update(
+        id="price_SynSeatsYear",
+        unit_amount=12000,
+        unit_amount_decimal="12000",
+        recurring={"interval": "year", "interval_count": 1, "usage_type": "licensed"},
+    )
+    seats["quantity"] = 5
+    metered = copy.deepcopy(seats)
+    metered["id"] = "si_SynMetered"
+    metered["price"].update(
+        id="price_SynApiCalls",
+        recurring={"interval": "month", "interval_count": 1, "usage_type": "metered"},
+    )
+    sub["items"]["data"] += [seats, metered]
+    return payload
+
+
+def test_several_items_add_up_and_metered_ones_are_left_out():
+    facts = normalize_event(_two_item_subscription())
+    # 2000 a month + 5 × 12000 a year = 2000 + 5000.
+    assert facts.subscription.mrr == 7000
+    assert facts.subscription.quantity == 7
+    assert len(facts.subscription.items) == 3
+
+
+def test_a_lasting_amount_off_coupon_lowers_mrr_but_a_one_off_does_not():
+    payload = load("synthetic_basil_subscription_created.json")
+    sub = payload["data"]["object"]
+    sub["discount"] = {"coupon": {"duration": "forever", "amount_off": 500, "currency": "usd"}}
+    assert normalize_event(payload).subscription.mrr == 1500
+    sub["discount"]["coupon"]["duration"] = "once"
+    assert normalize_event(payload).subscription.mrr == 2000
+
+
+def test_a_pre_basil_quantity_change_is_an_upgrade():
+    payload = load("mozilla-fxa__subscription_updated.json")
+    sub = payload["data"]["object"]
+    sub["quantity"] = sub["items"]["data"][0]["quantity"] = 3
+    payload["data"]["previous_attributes"] = {"quantity": 1}
+    signal = only(payload)
+    assert signal.kind == "plan_upgraded"
+    assert signal.details["previous_quantity"] == 1
+    # 3 × 399 a day = 36,408.75 → 36,409 cents a month (rounded once, on the total).
+    assert signal.mrr_delta == 36409 - 12136
