@@ -261,7 +261,7 @@ def test_several_items_add_up_and_metered_ones_are_left_out():
     facts = normalize_event(_two_item_subscription())
     # 2000 a month + 5 × 12000 a year = 2000 + 5000.
     assert facts.subscription.mrr == 7000
-    assert facts.subscription.quantity == 7
+    assert facts.subscription.quantity == 6  # licensed seats only
     assert len(facts.subscription.items) == 3
 
 
