@@ -115,6 +115,7 @@ def _payment_failure_record(event: StripeEvent, failure: dict[str, str]) -> None
         [
             PaymentFailure(
                 workspace_id=event.workspace_id,
+                event=event,
                 charge_id=failure.get("charge_id", "")[:255],
                 payment_intent_id=failure.get("payment_intent_id", "")[:255],
                 decline_code=failure.get("decline_code", "")[:255],

@@ -358,6 +358,8 @@ class PaymentFailure(models.Model):
     """
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    # The event that told us; deleting a connection's events (revoke) deletes these too.
+    event = models.ForeignKey(StripeEvent, on_delete=models.CASCADE, related_name="+")
     charge_id = models.CharField(max_length=255, blank=True)
     payment_intent_id = models.CharField(max_length=255, blank=True)
     decline_code = models.CharField(max_length=255, blank=True)
