@@ -284,3 +284,84 @@ def test_a_pre_basil_quantity_change_is_an_upgrade():
     assert signal.details["previous_quantity"] == 1
     # 3 × 399 a day = 36,408.75 → 36,409 cents a month (rounded once, on the total).
     assert signal.mrr_delta == 36409 - 12136
+
+
+def _retyped(name, event_type):
+    payload = load(name)
+    payload["type"] = event_type
+    return payload
+
+
+@pytest.mark.parametrize(
+    ("event_type", "kind"),
+    [
+        ("checkout.session.async_payment_succeeded", "payment_succeeded"),
+        ("checkout.session.async_payment_failed", "payment_failed"),
+        ("checkout.session.completed", "checkout_completed"),
+    ],
+)
+def test_checkout_events_give_their_kind(event_type, kind):
+    assert kinds(_retyped("synthetic_basil_checkout_expired.json", event_type)) == [kind]
+
+
+def test_trial_will_end_is_trial_ending_with_its_date():
+    payload = _retyped(
+        "synthetic_basil_subscription_created.json", "customer.subscription.trial_will_end"
+    )
+    payload["data"]["object"].update(status="trialing", trial_end=1765000000)
+    signal = only(payload)
+    assert (signal.kind, signal.mrr_delta) == ("trial_ending", 0)
+    assert signal.details["trial_end"].startswith("2025-12-06")
+
+
+def test_paused_and_resumed_change_state_only():
+    for event_type, status in [
+        ("customer.subscription.paused", "paused"),
+        ("customer.subscription.resumed", "active"),
+    ]:
+        payload = _retyped("synthetic_basil_subscription_created.json", event_type)
+        payload["data"]["object"]["status"] = status
+        facts = normalize_event(payload)
+        assert facts.signals == []
+        assert facts.subscription.status == status
+
+
+def test_a_subscription_created_incomplete_has_not_started():
+    payload = load("synthetic_basil_subscription_created.json")
+    payload["data"]["object"]["status"] = "incomplete"
+    assert kinds(payload) == []
+
+
+def test_customer_deleted_marks_the_customer():
+    facts = normalize_event(load("supabase-stripe-sync-engine__customer_deleted.json"))
+    assert facts.customer.deleted is True
+    assert facts.signals == []
+
+
+def test_customer_sub_objects_are_not_customers():
+    assert (
+        normalize_event(load("supabase-stripe-sync-engine__customer_tax_id_created.json")).customer
+        is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("event_type", "flag"),
+    [
+        ("invoice.payment_action_required", "action_required"),
+        ("invoice.marked_uncollectible", "uncollectible"),
+    ],
+)
+def test_invoice_action_required_and_uncollectible_are_flagged_failures(event_type, flag):
+    signal = only(_retyped("synthetic_basil_invoice_payment_failed.json", event_type))
+    assert signal.kind == "payment_failed"
+    assert signal.details[flag] is True
+
+
+def test_charge_failure_of_an_invoice_is_kept_as_decline_facts_not_a_signal():
+    payload = load("supabase-stripe-sync-engine__charge_failed.json")
+    payload["data"]["object"].update(failure_code="card_declined", failure_message="Declined")
+    facts = normalize_event(payload)
+    assert facts.signals == []
+    assert facts.payment_failure["failure_code"] == "card_declined"
+    assert facts.payment_failure["charge_id"] == payload["data"]["object"]["id"]
