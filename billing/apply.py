@@ -191,7 +191,10 @@ def _customer_upsert(event: StripeEvent, facts: Facts) -> Customer | None:
     if customer.first_seen_at > event.created:
         rows.filter(first_seen_at__gt=event.created).update(first_seen_at=event.created)
     if state is not None:
-        rows.filter(_newer_than_state(event)).update(**_customer_state(event, state))
+        values = _customer_state(event, state)
+        if not values["currency"]:
+            del values["currency"]  # no currency yet: keep the one its subscriptions gave
+        rows.filter(_newer_than_state(event)).update(**values)
     elif customer.state_as_of is None and facts.customer_hint:
         # No customer object seen yet: fill blanks from what invoices and checkouts say.
         blanks = _hints(facts, customer)
@@ -263,10 +266,11 @@ def customer_totals_refresh(*, customer: Customer) -> None:
         (s for s, _, _ in subscriptions),
         key=lambda s: STATUS_RANK.index(s) if s in STATUS_RANK else len(STATUS_RANK),
     )
-    currency = customer.currency or next((c for _, _, c in subscriptions if c), "")
-    Customer.objects.filter(pk=customer.pk).update(
-        mrr=mrr, status=statuses[0] if statuses else "", currency=currency
-    )
+    Customer.objects.filter(pk=customer.pk).update(mrr=mrr, status=statuses[0] if statuses else "")
+    currency = next((c for _, _, c in sorted(subscriptions) if c), "")
+    if currency and not customer.currency:
+        # Stripe bills a customer in one currency; its own object says it once it has one.
+        Customer.objects.filter(pk=customer.pk, currency="").update(currency=currency)
 
 
 def _customer_of_charge(event: StripeEvent, charge_id: str) -> Customer | None:

@@ -369,10 +369,9 @@ class PaymentFailure(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["workspace", "charge_id", "payment_intent_id"],
-                name="billing_payment_failure_unique",
-            ),
+            # One per event: charge.failed and payment_intent.payment_failed both report the
+            # same failure, each with its own words; all are kept and merged in a fixed order.
+            models.UniqueConstraint(fields=["event"], name="billing_payment_failure_per_event"),
         ]
         indexes = [
             # invoice.payment_failed looks up its charge's failure, or its payment intent's.

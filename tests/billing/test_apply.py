@@ -276,3 +276,51 @@ def test_an_invoice_failure_gets_the_decline_of_its_payment_whatever_the_order(
     assert signal.details["failure_code"] == "card_declined"
     assert signal.details["failure_message"] == "Your card has insufficient funds."
     assert signal.details["attempt_count"] == 1
+
+
+def _charge_failed():
+    return {
+        "id": "evt_SynChargeFailed",
+        "object": "event",
+        "type": "charge.failed",
+        "api_version": "2025-03-31.basil",
+        "created": 1764003600,
+        "data": {
+            "object": {
+                "id": "ch_SynBasil0001",
+                "object": "charge",
+                "amount": 5000,
+                "currency": "usd",
+                "customer": "cus_SynBasil0001",
+                "description": "Subscription update",
+                "payment_intent": "pi_SynBasil0001",
+                "failure_code": "card_declined",
+                "failure_message": "Your card was declined.",
+                "outcome": {"type": "issuer_declined", "reason": "insufficient_funds"},
+                "status": "failed",
+            }
+        },
+    }
+
+
+def test_charge_and_intent_failures_merge_the_same_in_every_order(db):
+    results = set()
+    for index, order in enumerate(
+        itertools.permutations(
+            [
+                _charge_failed,
+                _intent_failed,
+                lambda: load("synthetic_basil_invoice_payment_failed.json"),
+            ]
+        )
+    ):
+        connection = StripeConnectionFactory(
+            workspace=services.workspace_create(
+                name=f"Order {index}", owner=UserFactory(), slug=f"order-{index}"
+            )
+        )
+        apply_payloads(connection, [make() for make in order])
+        (signal,) = RevenueSignal.objects.filter(workspace=connection.workspace)
+        results.add(tuple(sorted(signal.details.items())))
+    (details,) = results
+    assert dict(details)["decline_code"] == "insufficient_funds"
