@@ -83,7 +83,36 @@ def _apply_one(event: StripeEvent) -> list[RevenueSignal]:
         ).update(customer=customer)
     if facts.payment_failure:
         _payment_failure_record(event, facts.payment_failure)
+    failed_invoices = {
+        s.object_id for s in signals if s.kind == SignalKind.PAYMENT_FAILED and s.object_id
+    }
+    for invoice_id in failed_invoices:
+        signals += _late_recovery(event, invoice_id)
     return signals
+
+
+def _late_recovery(event: StripeEvent, invoice_id: str) -> list[RevenueSignal]:
+    """A failure delivered after its invoice's payment: that payment was a recovery, too."""
+    paid = (
+        RevenueSignal.objects.filter(
+            workspace_id=event.workspace_id,
+            kind=SignalKind.PAYMENT_SUCCEEDED,
+            object_id=invoice_id,
+            event__type="invoice.paid",
+        )
+        .select_related("event")
+        .first()
+    )
+    if paid is None:
+        return []
+    payload = paid.event.payload if isinstance(paid.event.payload, dict) else {}
+    paid_facts = normalize_event(payload)
+    if paid_facts.paid_invoice is None:
+        return []
+    recovered = _recovery(paid.event, paid_facts.paid_invoice)
+    if recovered is None:
+        return []
+    return _signals_create(paid.event, paid.customer, paid_facts, [recovered])
 
 
 def _failure_known(event: StripeEvent, ids: dict) -> dict:

@@ -112,11 +112,19 @@ def test_a_paid_invoice_after_failures_is_a_recovery_with_its_time(connection):
     assert recovered.object_id == "in_SynBasil0002"
 
 
-def test_a_stored_failure_makes_a_first_attempt_payment_a_recovery(connection):
+@pytest.mark.parametrize("failure_first", [True, False])
+def test_a_known_failure_makes_a_first_attempt_payment_a_recovery_in_any_order(
+    connection, failure_first
+):
     paid = load("synthetic_basil_invoice_paid_after_retries.json")
     paid["data"]["object"]["attempt_count"] = 1
-    apply_payloads(connection, [load("synthetic_basil_invoice_payment_failed.json"), paid])
-    assert RevenueSignal.objects.filter(kind="payment_recovered").count() == 1
+    failed = load("synthetic_basil_invoice_payment_failed.json")
+    apply_payloads(connection, [failed, paid] if failure_first else [paid, failed])
+    recovered = RevenueSignal.objects.get(kind="payment_recovered")
+    assert recovered.event.stripe_id == paid["id"]
+    assert recovered.details["recovery_seconds"] == 6 * 86400
+    assert recovered.customer.stripe_id == "cus_SynBasil0001"
+    assert SignalPlacement.objects.filter(signal=recovered).exists()
 
 
 def test_a_paid_invoice_that_never_failed_is_no_recovery(connection):
