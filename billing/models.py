@@ -204,6 +204,8 @@ class Customer(models.Model):
     first_seen_at = models.DateTimeField(default=timezone.now)
     # Stripe `created` of the newest event applied; older events never overwrite newer state.
     state_as_of = models.DateTimeField(null=True, blank=True)
+    # That event's id breaks ties between events created in the same second, in any order.
+    state_event_id = models.CharField(max_length=255, blank=True)
 
     objects = CustomerQuerySet.as_manager()
 
@@ -247,6 +249,7 @@ class Subscription(models.Model):
     trial_end = models.DateTimeField(null=True, blank=True)
     livemode = models.BooleanField(default=False)
     state_as_of = models.DateTimeField(null=True, blank=True)
+    state_event_id = models.CharField(max_length=255, blank=True)
 
     class Meta:
         constraints = [
@@ -345,6 +348,39 @@ class RevenueSignal(models.Model):
         return reverse(
             "billing:signal_detail", kwargs={"slug": self.workspace.slug, "uuid": self.uuid}
         )
+
+
+class PaymentFailure(models.Model):
+    """Why a charge of an invoice failed, kept until (and after) its invoice's failure arrives.
+
+    Stripe sends the decline code on charge.failed / payment_intent.payment_failed and the
+    attempt count on invoice.payment_failed, in no fixed order; this joins the two.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    # The event that told us; deleting a connection's events (revoke) deletes these too.
+    event = models.ForeignKey(StripeEvent, on_delete=models.CASCADE, related_name="+")
+    charge_id = models.CharField(max_length=255, blank=True)
+    payment_intent_id = models.CharField(max_length=255, blank=True)
+    decline_code = models.CharField(max_length=255, blank=True)
+    failure_code = models.CharField(max_length=255, blank=True)
+    failure_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # One per event: charge.failed and payment_intent.payment_failed both report the
+            # same failure, each with its own words; all are kept and merged in a fixed order.
+            models.UniqueConstraint(fields=["event"], name="billing_payment_failure_per_event"),
+        ]
+        indexes = [
+            # invoice.payment_failed looks up its charge's failure, or its payment intent's.
+            models.Index(fields=["workspace", "charge_id"], name="billing_failure_charge"),
+            models.Index(fields=["workspace", "payment_intent_id"], name="billing_failure_intent"),
+        ]
+
+    def __str__(self):
+        return self.charge_id or self.payment_intent_id
 
 
 class ImportStatus(models.TextChoices):

@@ -1,9 +1,10 @@
 """The keys a RevenueSignal's `details` may carry; every reader and writer uses these names.
 
 All optional. Money is in minor units of the signal's currency; times are ISO 8601 UTC strings.
+`details_clean` is called on every write (billing.apply) and refuses keys not listed here.
 """
 
-from typing import TypedDict
+from typing import Any, TypedDict, get_type_hints
 
 
 class SignalDetails(TypedDict, total=False):
@@ -13,7 +14,10 @@ class SignalDetails(TypedDict, total=False):
     plan_name: str
     quantity: int
     interval: str  # month, year, week, day
+    interval_count: int
+    subscription_id: str
     subscription_status: str
+    previous_status: str  # the status a subscription_started left (incomplete, ...)
     # Stripe objects involved
     invoice_id: str
     charge_id: str
@@ -28,12 +32,18 @@ class SignalDetails(TypedDict, total=False):
     decline_code: str
     failure_code: str
     failure_message: str
+    action_required: bool  # invoice.payment_action_required (3-D Secure and the like)
+    uncollectible: bool  # invoice.marked_uncollectible: Stripe gave up retrying
+    failed_at: str  # when the recovered invoice was first attempted
+    recovery_seconds: int  # from that first attempt to the payment
     hours_to_recover: float
     # Refunds, disputes, cancellations
-    reason: str
+    reason: str  # refund reason or dispute reason
     refund_full: bool
+    amount_refunded_total: int
     dispute_status: str
-    cancellation_feedback: str
+    cancellation_reason: str  # cancellation_requested, payment_failed, payment_disputed
+    cancellation_feedback: str  # too_expensive, missing_features, switched_service, ...
     cancellation_comment: str
     cancel_at: str | None
     churn_type: str  # voluntary | involuntary
@@ -43,7 +53,31 @@ class SignalDetails(TypedDict, total=False):
     previous_price_id: str
     previous_quantity: int
     # Checkout and trials
+    mode: str  # checkout mode: payment, subscription, setup
+    payment_status: str  # checkout payment status: paid, unpaid, no_payment_required
     recovery_url: str
     trial_end: str | None
     customer_email: str
     synthetic: bool
+
+
+DETAIL_TYPES: dict[str, Any] = get_type_hints(SignalDetails)
+
+
+def details_clean(details: dict[str, Any]) -> dict[str, Any]:
+    """Return details unchanged, or raise ValueError naming a key or value of the wrong kind."""
+    for key, value in details.items():
+        expected = DETAIL_TYPES.get(key)
+        if expected is None:
+            raise ValueError(f"unknown signal detail {key!r}")
+        if value is None:
+            continue
+        kinds = getattr(expected, "__args__", (expected,))
+        kinds = tuple(k for k in kinds if k is not type(None))
+        if float in kinds:
+            kinds = (*kinds, int)
+        if isinstance(value, bool) and bool not in kinds:
+            raise ValueError(f"signal detail {key!r} must be {expected}, not a bool")
+        if not isinstance(value, kinds):
+            raise ValueError(f"signal detail {key!r} must be {expected}, got {value!r}")
+    return details

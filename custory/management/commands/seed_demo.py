@@ -53,4 +53,9 @@ class Command(BaseCommand):
         )
 
     def seed_billing(self, workspace):
-        """Demo Stripe history (built by the ingestion issue)."""
+        """Six months of demo Stripe history, stored and processed as webhooks would be."""
+        from billing.demo import demo_seed
+
+        admin = Membership.objects.filter(workspace=workspace, role=Role.ADMIN).first()
+        stored, processed = demo_seed(workspace=workspace, actor=admin.user if admin else None)
+        self.stdout.write(f"  Stripe demo history: {stored} new events, {processed} processed")

@@ -1,0 +1,150 @@
+"""What every event family shares: the facts dataclasses and tolerant readers of Stripe objects.
+
+Readers never raise on a missing or oddly typed optional field: Stripe adds fields, removes
+them between API versions, and sends expanded objects or bare ids for the same field.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+# Stripe's "basil" release moved invoice, subscription and charge fields (2025-03-31).
+BASIL = "2025-03-31"
+
+
+@dataclass
+class SignalFact:
+    kind: str
+    amount: int | None = None
+    currency: str = ""
+    mrr_delta: int = 0
+    object_id: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CustomerState:
+    stripe_id: str
+    email: str = ""
+    name: str = ""
+    currency: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    deleted: bool = False
+
+
+@dataclass
+class SubscriptionState:
+    stripe_id: str
+    customer_id: str
+    status: str
+    price_id: str = ""
+    product_id: str = ""
+    plan_name: str = ""
+    quantity: int = 1
+    mrr: int = 0
+    currency: str = ""
+    items: list[dict[str, Any]] = field(default_factory=list)
+    cancel_at_period_end: bool = False
+    cancel_at: datetime | None = None
+    canceled_at: datetime | None = None
+    current_period_end: datetime | None = None
+    trial_end: datetime | None = None
+
+
+@dataclass
+class PaidInvoice:
+    """A paid invoice; apply decides whether it recovers an earlier failure."""
+
+    invoice_id: str
+    amount: int
+    currency: str
+    attempt_count: int
+    paid_at: datetime | None
+    first_attempt_at: datetime | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Facts:
+    """Everything one event says, without looking at anything stored."""
+
+    customer_id: str = ""
+    # Customer fields seen on other objects (invoice, checkout); used only to fill blanks.
+    customer_hint: dict[str, str] = field(default_factory=dict)
+    customer: CustomerState | None = None
+    subscription: SubscriptionState | None = None
+    subscription_id: str = ""
+    # A charge the event is about, to find the customer of objects that do not name one.
+    charge_id: str = ""
+    signals: list[SignalFact] = field(default_factory=list)
+    paid_invoice: PaidInvoice | None = None
+    # Why an invoice's charge failed: charge.failed and payment_intent.payment_failed know it,
+    # invoice.payment_failed does not; apply joins them whatever the order.
+    payment_failure: dict[str, str] | None = None
+
+
+def is_basil(api_version: str | None) -> bool:
+    """True for API versions from 2025-03-31 ("basil") on."""
+    return bool(api_version) and str(api_version)[:10] >= BASIL
+
+
+def obj_id(value: Any) -> str:
+    """The id of a field that is either a bare id or an expanded object."""
+    if isinstance(value, dict):
+        return str(value.get("id") or "")
+    if isinstance(value, str):
+        return value
+    return ""
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """The elements of a list or of a Stripe list object ({"object": "list", "data": [...]})."""
+    if isinstance(value, dict):
+        value = value.get("data")
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def as_int(value: Any, default: int | None = None) -> int | None:
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            try:
+                return int(float(value))
+            except ValueError:
+                return default
+    if isinstance(value, float):
+        return int(value)
+    return default
+
+
+def as_str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def timestamp(value: Any) -> datetime | None:
+    """A Stripe Unix timestamp as an aware UTC datetime (None when absent or not a number)."""
+    seconds = as_int(value)
+    if seconds is None or seconds <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def compact(details: dict[str, Any]) -> dict[str, Any]:
+    """Drop keys whose value is None or an empty string (details only carry what is known)."""
+    return {k: v for k, v in details.items() if v is not None and v != ""}

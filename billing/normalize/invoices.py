@@ -1,0 +1,143 @@
+"""invoice.*: payments of subscription invoices, their failures and (in apply) recoveries.
+
+Pre-basil invoices name their subscription, charge and payment intent directly; from basil on the
+subscription is under `parent.subscription_details` and payments under `invoice.payments`.
+`invoice.paid` is the one signal for a paid invoice: Stripe also sends
+`invoice.payment_succeeded` for the same payment, which only updates what we know.
+"""
+
+from typing import Any
+
+from billing.normalize.common import (
+    Facts,
+    PaidInvoice,
+    SignalFact,
+    as_dict,
+    as_int,
+    as_list,
+    as_str,
+    compact,
+    iso,
+    obj_id,
+    timestamp,
+)
+
+
+def invoice_subscription_id(inv: dict[str, Any]) -> str:
+    parent = as_dict(inv.get("parent"))
+    return obj_id(as_dict(parent.get("subscription_details")).get("subscription")) or obj_id(
+        inv.get("subscription")
+    )
+
+
+def invoice_payment_ids(inv: dict[str, Any]) -> tuple[str, str]:
+    """(charge id, payment intent id) of the invoice's payment, in either shape."""
+    charge, intent = obj_id(inv.get("charge")), obj_id(inv.get("payment_intent"))
+    for payment in as_list(inv.get("payments")):
+        inner = as_dict(payment.get("payment"))
+        charge = charge or obj_id(inner.get("charge"))
+        intent = intent or obj_id(inner.get("payment_intent"))
+    return charge, intent
+
+
+def invoice_price(inv: dict[str, Any]) -> tuple[str, str]:
+    """(price id, product id) of the invoice's first line."""
+    for line in as_list(inv.get("lines")):
+        price_details = as_dict(as_dict(line.get("pricing")).get("price_details"))
+        price = as_dict(line.get("price")) or as_dict(line.get("plan"))
+        price_id = obj_id(price_details.get("price")) or as_str(price.get("id"))
+        product_id = obj_id(price_details.get("product")) or obj_id(price.get("product"))
+        if price_id or product_id:
+            return price_id, product_id
+    return "", ""
+
+
+def _failure(inv: dict[str, Any]) -> dict[str, Any]:
+    """Decline facts, when the charge or payment intent is expanded on the invoice."""
+    charge = as_dict(inv.get("charge"))
+    error = as_dict(as_dict(inv.get("payment_intent")).get("last_payment_error")) or as_dict(
+        inv.get("last_payment_error")
+    )
+    return compact(
+        {
+            "decline_code": as_str(error.get("decline_code"))
+            or as_str(as_dict(charge.get("outcome")).get("reason")),
+            "failure_code": as_str(error.get("code")) or as_str(charge.get("failure_code")),
+            "failure_message": as_str(error.get("message"))
+            or as_str(charge.get("failure_message")),
+        }
+    )
+
+
+def normalize_invoice(event: dict[str, Any], inv: dict[str, Any]) -> Facts:
+    event_type = as_str(event.get("type"))
+    charge_id, intent_id = invoice_payment_ids(inv)
+    price_id, product_id = invoice_price(inv)
+    subscription_id = invoice_subscription_id(inv)
+    invoice_id = as_str(inv.get("id"))
+    currency = as_str(inv.get("currency")).lower()
+    attempt_count = as_int(inv.get("attempt_count"), 0) or 0
+    facts = Facts(
+        customer_id=obj_id(inv.get("customer")),
+        customer_hint=compact(
+            {"email": as_str(inv.get("customer_email")), "name": as_str(inv.get("customer_name"))}
+        ),
+        subscription_id=subscription_id,
+        charge_id=charge_id,
+    )
+    details = compact(
+        {
+            "invoice_id": invoice_id,
+            "subscription_id": subscription_id,
+            "charge_id": charge_id,
+            "payment_intent_id": intent_id,
+            "billing_reason": as_str(inv.get("billing_reason")),
+            "price_id": price_id,
+            "product_id": product_id,
+            "attempt_count": attempt_count,
+        }
+    )
+    if event_type == "invoice.paid":
+        amount = as_int(inv.get("amount_paid"), 0) or 0
+        if amount <= 0:
+            return facts
+        transitions = as_dict(inv.get("status_transitions"))
+        facts.signals.append(
+            SignalFact(
+                kind="payment_succeeded",
+                amount=amount,
+                currency=currency,
+                object_id=invoice_id,
+                details=details,
+            )
+        )
+        facts.paid_invoice = PaidInvoice(
+            invoice_id=invoice_id,
+            amount=amount,
+            currency=currency,
+            attempt_count=attempt_count,
+            paid_at=timestamp(transitions.get("paid_at")),
+            first_attempt_at=timestamp(transitions.get("finalized_at")),
+            details=details,
+        )
+    elif event_type in (
+        "invoice.payment_failed",
+        "invoice.payment_action_required",
+        "invoice.marked_uncollectible",
+    ):
+        amount = as_int(inv.get("amount_due"), 0)
+        extra = {
+            "next_payment_attempt": iso(timestamp(inv.get("next_payment_attempt"))),
+            "action_required": event_type == "invoice.payment_action_required" or None,
+            "uncollectible": event_type == "invoice.marked_uncollectible" or None,
+        }
+        facts.signals.append(
+            SignalFact(
+                kind="payment_failed",
+                amount=amount,
+                currency=currency,
+                object_id=invoice_id,
+                details={**details, **_failure(inv), **compact(extra)},
+            )
+        )
+    return facts

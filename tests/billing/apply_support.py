@@ -1,0 +1,44 @@
+"""Helpers for the normalization tests: events stored and applied as the pipeline does."""
+
+import json
+from pathlib import Path
+
+from django.db import transaction
+
+from billing.apply import event_apply
+from billing.demo import stored_events_process
+from billing.ingest import events_store
+from billing.models import EventSource, StripeEvent
+
+CORPUS = Path("/work/shared/stripe-events")
+SYNTHETIC = Path(__file__).parent / "synthetic"
+
+
+def load(name: str) -> dict:
+    folder = SYNTHETIC if name.startswith("synthetic") else CORPUS
+    return json.loads((folder / name).read_text())
+
+
+def apply_payloads(connection, payloads: list[dict]) -> list[StripeEvent]:
+    """Store the payloads (as the webhook does) and apply them in the order given; a payload
+    seen before is applied again, as an at-least-once job would."""
+    events_store(connection=connection, payloads=payloads, source=EventSource.WEBHOOK)
+    ids = [p["id"] for p in payloads]
+    seen = set()
+    for stripe_id in ids:
+        if stripe_id in seen:
+            with transaction.atomic():
+                event_apply(
+                    event=StripeEvent.objects.get(connection=connection, stripe_id=stripe_id)
+                )
+        else:
+            stored_events_process(connection=connection, stripe_ids=[stripe_id])
+            seen.add(stripe_id)
+    by_id = {e.stripe_id: e for e in StripeEvent.objects.filter(connection=connection)}
+    return [by_id[i] for i in ids]
+
+
+def signals_of(event: StripeEvent) -> list[tuple]:
+    return sorted(
+        (s.kind, s.amount, s.currency, s.mrr_delta, s.object_id) for s in event.signals.all()
+    )
