@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from billing.models import RevenueSignal
+from custory.batching import batch_memo
 from journeys.conditions import signal_matches
 from journeys.models import Journey, MappingRule, SignalPlacement, StepDailyRollup
 
@@ -69,34 +70,53 @@ def rollup_add(*, placement: SignalPlacement, signal: RevenueSignal, sign: int =
         StepDailyRollup.objects.filter(**key).update(**changes)
 
 
+def _journeys_and_rules(workspace_id: int) -> tuple[list[Journey], dict[int, list[MappingRule]]]:
+    return batch_memo(
+        ("journeys.placement", workspace_id),
+        lambda: (
+            list(Journey.objects.filter(workspace_id=workspace_id)),
+            rules_by_journey(workspace_id),
+        ),
+    )
+
+
+def _placement_save(placement: SignalPlacement) -> bool:
+    try:
+        with transaction.atomic():
+            placement.save()
+    except IntegrityError:
+        return False  # already placed in this journey
+    return True
+
+
 def place_signals(*, signals: list[RevenueSignal]) -> list[SignalPlacement]:
     """Place each new signal in every journey of its workspace (Unmapped lane when no rule
     claims it), and count it in the rollups."""
     placements: list[SignalPlacement] = []
-    cache: dict[int, tuple[list[Journey], dict[int, list[MappingRule]]]] = {}
     for signal in signals:
-        if signal.workspace_id not in cache:
-            cache[signal.workspace_id] = (
-                list(Journey.objects.filter(workspace_id=signal.workspace_id)),
-                rules_by_journey(signal.workspace_id),
-            )
-        journeys, rules = cache[signal.workspace_id]
+        journeys, rules = _journeys_and_rules(signal.workspace_id)
         for journey in journeys:
             rule = choose_rule(rules.get(journey.id, []), signal)
-            placement = SignalPlacement(
-                workspace_id=signal.workspace_id,
-                signal=signal,
-                journey=journey,
-                step_id=rule.step_id if rule else None,
-                rule=rule,
+            placements.append(
+                SignalPlacement(
+                    workspace_id=signal.workspace_id,
+                    signal=signal,
+                    journey=journey,
+                    step_id=rule.step_id if rule else None,
+                    rule=rule,
+                )
             )
-            try:
-                with transaction.atomic():
-                    placement.save()
-            except IntegrityError:
-                continue  # already placed in this journey
-            rollup_add(placement=placement, signal=signal)
-            placements.append(placement)
+    if not placements:
+        return []
+    try:
+        # New signals have no placements yet: one insert for all of them.
+        with transaction.atomic():
+            SignalPlacement.objects.bulk_create(placements)
+    except IntegrityError:
+        # Some were placed before (a signal placed again): place one at a time.
+        placements = [placement for placement in placements if _placement_save(placement)]
+    for placement in placements:
+        rollup_add(placement=placement, signal=placement.signal)
     return placements
 
 

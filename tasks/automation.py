@@ -20,6 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from billing.models import RevenueSignal
+from custory.batching import batch_memo
 from custory.models import Membership, User
 from journeys.models import SignalPlacement, Step
 from tasks import emails
@@ -43,44 +44,57 @@ def task_rules_apply(*, signals: list[RevenueSignal]) -> None:
 
 
 def _apply_workspace(workspace_id: int, signals: list[RevenueSignal]) -> None:
-    rules = list(
-        TaskRule.objects.filter(workspace_id=workspace_id, enabled=True)
-        .select_related("workspace")
-        .order_by("id")
+    rules = batch_memo(
+        ("tasks.automation", workspace_id),
+        lambda: list(
+            TaskRule.objects.filter(workspace_id=workspace_id, enabled=True)
+            .select_related("workspace")
+            .order_by("id")
+        ),
     )
-    kinds = {
-        kind for rule in rules for kind in (*rule.kinds, *rule.resolve_kinds, *rule.annotate_kinds)
-    }
-    signals = [signal for signal in signals if signal.kind in kinds]
-    if not signals:
+    opens_after = timezone.now() - OPENS_WITHIN
+    signals = sorted(signals, key=lambda signal: (signal.occurred_at, signal.id))
+    # Only (signal, rule) pairs that can do something cost queries and a savepoint.
+    pairs = [
+        (signal, rule)
+        for signal in signals
+        for rule in rules
+        if _acts_on(rule, signal, opens_after=opens_after)
+    ]
+    if not pairs:
         return
-    signals.sort(key=lambda signal: (signal.occurred_at, signal.id))
+    acting = list({signal.id: signal for signal, _ in pairs}.values())
     already = set(
-        TaskSignal.objects.filter(rule__in=rules, signal__in=signals).values_list(
+        TaskSignal.objects.filter(rule__in=rules, signal__in=acting).values_list(
             "rule_id", "signal_id"
         )
     )
-    default_steps = default_steps_for_signals(signals)
+    default_steps = default_steps_for_signals(acting)
     placed_on: dict[int, set[str]] = defaultdict(set)
     for signal_id, step_uuid in SignalPlacement.objects.filter(
-        signal__in=signals, step__isnull=False
+        signal__in=acting, step__isnull=False
     ).values_list("signal_id", "step__uuid"):
         placed_on[signal_id].add(str(step_uuid))
-    for signal in signals:
-        for rule in rules:
-            if (rule.id, signal.id) in already:
-                continue
-            try:
-                with transaction.atomic():
-                    _apply_rule(
-                        rule,
-                        signal,
-                        step=default_steps.get(signal.id),
-                        step_uuids=placed_on[signal.id],
-                    )
-            except IntegrityError:
-                # Another worker acted on this (rule, signal) first; its result stands.
-                continue
+    for signal, rule in pairs:
+        if (rule.id, signal.id) in already:
+            continue
+        try:
+            with transaction.atomic():
+                _apply_rule(
+                    rule,
+                    signal,
+                    step=default_steps.get(signal.id),
+                    step_uuids=placed_on[signal.id],
+                )
+        except IntegrityError:
+            # Another worker acted on this (rule, signal) first; its result stands.
+            continue
+
+
+def _acts_on(rule: TaskRule, signal: RevenueSignal, *, opens_after) -> bool:
+    if signal.kind in rule.resolve_kinds or signal.kind in rule.annotate_kinds:
+        return True
+    return signal.kind in rule.kinds and signal.occurred_at >= opens_after
 
 
 def _apply_rule(rule: TaskRule, signal: RevenueSignal, *, step: Step | None, step_uuids) -> None:
