@@ -41,9 +41,9 @@ def ingestion_health(workspace) -> dict:
         gave_up=Count("pk", filter=Q(status=EventStatus.FAILED, next_attempt_at=None)),
         backlog=Count("pk", filter=Q(status__in=[EventStatus.PENDING, EventStatus.PROCESSING])),
     )
-    recent = events.filter(status=EventStatus.PROCESSED, source="webhook").order_by(
-        "-processed_at"
-    )[:LAG_SAMPLE]
+    recent = events.filter(
+        status=EventStatus.PROCESSED, source="webhook", processed_at__isnull=False
+    ).order_by("-processed_at")[:LAG_SAMPLE]
     stripe_lags, our_lags = [], []
     for created, received, processed in recent.values_list(
         "created", "received_at", "processed_at"

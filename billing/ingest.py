@@ -61,9 +61,16 @@ def event_receive(
 
 
 def events_store(
-    *, connection: StripeConnection, payloads: list[dict], source: str = EventSource.IMPORT
+    *,
+    connection: StripeConnection,
+    payloads: list[dict],
+    source: str = EventSource.IMPORT,
+    wake: bool = True,
 ) -> int:
-    """Insert events not stored yet (idempotent by constraint); return how many were new."""
+    """Insert events not stored yet (idempotent by constraint); return how many were new.
+
+    With wake=False the caller asks for the drain itself (the history import does, per job).
+    """
     now = timezone.now()
     rows = [
         _row(
@@ -82,7 +89,7 @@ def events_store(
         before = ours.count()
         StripeEvent.objects.bulk_create(rows, ignore_conflicts=True)
         stored = ours.count() - before
-        if stored:
+        if stored and wake:
             drain_request()
     return stored
 

@@ -56,12 +56,12 @@ def _enqueue(func: str, *args) -> None:
     from django_q.tasks import async_task
 
     name = func.rsplit(".", 1)[-1]
-    if Conf.ORM or Conf.SYNC:
+    if Conf.ORM and not Conf.SYNC:
         # ORM broker on the same database: the job row commits (or rolls back) with the caller.
-        # (Inline `sync` jobs, in tests, run right here inside the caller's transaction.)
         async_task(func, *args, task_name=name)
     else:
-        # Redis has no part in our transaction: enqueue only once the events are committed.
+        # Redis has no part in our transaction, and inline (`sync`, tests) jobs must not run
+        # inside it either: enqueue only once the events are committed.
         transaction.on_commit(lambda: async_task(func, *args, task_name=name))
 
 

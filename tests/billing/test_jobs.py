@@ -31,6 +31,12 @@ def pending(connection, count=1, **kwargs):
 
 
 @pytest.fixture
+def run_jobs(django_capture_on_commit_callbacks):
+    """Inline jobs run when the transaction that queued them commits: this commits."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
 def applied(monkeypatch):
     """Record the events event_apply was called with (the stub applies nothing)."""
     seen = []
@@ -155,14 +161,15 @@ def test_a_failed_event_is_retried_once_due(connection, failing, monkeypatch, ti
     assert (event.status, event.attempts, event.last_error) == (EventStatus.PROCESSED, 2, "")
 
 
-def test_the_sweep_puts_back_events_of_a_dead_worker(connection, applied, time_machine):
+def test_the_sweep_puts_back_events_of_a_dead_worker(connection, applied, time_machine, run_jobs):
     events = pending(connection, 3)
     time_machine.move_to(timezone.now(), tick=False)
     jobs.events_claim()  # …and the worker dies before processing them
     assert StripeEvent.objects.filter(status=EventStatus.PROCESSING).count() == 3
     assert jobs.events_sweep()["requeued"] == 0  # the lease has not run out yet
     time_machine.shift(jobs.LEASE + timedelta(seconds=1))
-    result = jobs.events_sweep()
+    with run_jobs():
+        result = jobs.events_sweep()
     assert result["requeued"] == 3
     # Jobs run inline in tests: the drain the sweep asked for has processed them.
     for event in events:
@@ -181,10 +188,13 @@ def test_the_sweep_gives_up_on_an_event_that_keeps_killing_workers(connection, t
     assert "worker killed" in event.last_error
 
 
-def test_the_sweep_wakes_a_drain_for_pending_events_whose_job_was_lost(connection, applied):
+def test_the_sweep_wakes_a_drain_for_pending_events_whose_job_was_lost(
+    connection, applied, run_jobs
+):
     event = pending(connection, next_attempt_at=None)[0]
     EventDrainState.objects.filter(pk=1).update(requested=True)  # a job was asked for, then lost
-    assert jobs.events_sweep()["woke"] == 1
+    with run_jobs():
+        assert jobs.events_sweep()["woke"] == 1
     event.refresh_from_db()
     assert event.status == EventStatus.PROCESSED
 
@@ -236,19 +246,21 @@ def test_the_real_apply_is_what_the_jobs_call():
     assert jobs.event_apply is apply.event_apply
 
 
-def test_imported_events_feed_the_same_path(connection, applied):
+def test_imported_events_feed_the_same_path(connection, applied, run_jobs):
     payloads = [event_payload("customer.created"), event_payload("plan.created")]
-    assert events_store(connection=connection, payloads=payloads) == 2
+    with run_jobs():
+        assert events_store(connection=connection, payloads=payloads) == 2
     assert events_store(connection=connection, payloads=payloads) == 0
     statuses = dict(StripeEvent.objects.values_list("type", "status"))
     assert statuses == {"customer.created": EventStatus.PROCESSED, "plan.created": "ignored"}
 
 
-def test_retrying_one_failed_event_is_audited(connection, failing, admin):
+def test_retrying_one_failed_event_is_audited(connection, failing, admin, run_jobs):
     event = pending(connection)[0]
     jobs.events_process_batch()
     event.refresh_from_db()
-    assert event_retry(event=event, actor=admin)
+    with run_jobs():
+        assert event_retry(event=event, actor=admin)
     event.refresh_from_db()
     # Inline jobs: it was tried again at once (and failed again).
     assert event.attempts == 2
@@ -263,13 +275,14 @@ def test_retrying_an_event_that_is_not_failed_does_nothing(connection, admin, ap
 
 
 def test_retry_all_failed_requeues_only_this_workspace(
-    connection, other_workspace, admin, monkeypatch, failing
+    connection, other_workspace, admin, monkeypatch, failing, run_jobs
 ):
     mine = pending(connection, 3)
     theirs = pending(connection_with_secret(other_workspace))
     jobs.events_process_batch()
     monkeypatch.setattr(jobs, "event_apply", lambda *, event: [])
-    assert events_retry_failed(workspace=connection.workspace, actor=admin) == 3
+    with run_jobs():
+        assert events_retry_failed(workspace=connection.workspace, actor=admin) == 3
     for event in mine:
         event.refresh_from_db()
         assert event.status == EventStatus.PROCESSED

@@ -46,9 +46,12 @@ def no_inline_jobs(monkeypatch):
     monkeypatch.setattr(Conf, "SYNC", False)
 
 
-def test_a_signed_event_is_stored_and_processed(client, connection):
+def test_a_signed_event_is_stored_and_processed(
+    client, connection, django_capture_on_commit_callbacks
+):
     payload = event_payload("invoice.payment_failed")
-    response = post_signed(client, connection, payload)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_signed(client, connection, payload)
     assert response.status_code == 200
     event = StripeEvent.objects.get(stripe_id=payload["id"])
     assert event.workspace_id == connection.workspace_id
@@ -56,7 +59,7 @@ def test_a_signed_event_is_stored_and_processed(client, connection):
     assert event.type == "invoice.payment_failed"
     assert event.source == EventSource.WEBHOOK
     assert event.payload == payload
-    # Tests run jobs inline: the drain has already processed it.
+    # Tests run jobs inline once the webhook's transaction commits.
     assert event.status == EventStatus.PROCESSED
     assert event.attempts == 1
 
