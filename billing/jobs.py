@@ -217,3 +217,21 @@ def events_sweep() -> dict[str, int]:
     if requeued or gave_up:
         logger.warning("Sweep: %s stuck events requeued, %s given up", requeued, gave_up)
     return {"requeued": requeued, "gave_up": gave_up, "woke": int(bool(woke))}
+
+
+SWEEP_SCHEDULE_NAME = "billing-events-sweep"
+
+
+def pipeline_rows_ensure(*, using: str = "default", **kwargs) -> None:
+    """Create the drain-state row and the every-minute sweep Schedule if they are missing."""
+    from django_q.models import Schedule
+
+    EventDrainState.objects.using(using).get_or_create(pk=1)
+    if not Schedule.objects.using(using).filter(name=SWEEP_SCHEDULE_NAME).exists():
+        Schedule.objects.using(using).create(
+            name=SWEEP_SCHEDULE_NAME,
+            func=SWEEP_JOB,
+            schedule_type=Schedule.MINUTES,
+            minutes=1,
+            repeats=-1,
+        )

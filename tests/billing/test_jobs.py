@@ -202,7 +202,7 @@ def test_the_sweep_wakes_a_drain_for_pending_events_whose_job_was_lost(
 def test_the_sweep_schedule_exists():
     from django_q.models import Schedule
 
-    schedule = Schedule.objects.get(name="billing-events-sweep")
+    schedule = Schedule.objects.get(name=jobs.SWEEP_SCHEDULE_NAME)
     assert schedule.func == jobs.SWEEP_JOB
     assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (Schedule.MINUTES, 1, -1)
 
@@ -290,3 +290,14 @@ def test_retry_all_failed_requeues_only_this_workspace(
     assert theirs[0].status == EventStatus.FAILED
     audit = AuditEvent.objects.get(action="stripe.events_retry_failed")
     assert audit.data == {"events": 3}
+
+
+def test_the_pipeline_rows_come_back_after_a_flush():
+    from django_q.models import Schedule
+
+    EventDrainState.objects.all().delete()
+    Schedule.objects.all().delete()
+    jobs.pipeline_rows_ensure()
+    jobs.pipeline_rows_ensure()
+    assert EventDrainState.objects.get(pk=1)
+    assert Schedule.objects.filter(name=jobs.SWEEP_SCHEDULE_NAME).count() == 1
