@@ -20,8 +20,9 @@ from tests.perf import harness  # noqa: E402
 
 def main() -> None:
     events = int(os.environ.get("BENCH_EVENTS", "10000"))
-    concurrency = int(os.environ.get("BENCH_CONCURRENCY", "16"))
-    workers = int(os.environ.get("BENCH_GUNICORN_WORKERS", "3"))
+    concurrency = int(os.environ.get("BENCH_CONCURRENCY", "8"))
+    workers = int(os.environ.get("BENCH_GUNICORN_WORKERS", "2"))
+    threads = int(os.environ.get("BENCH_GUNICORN_THREADS", "4"))
     duplicates = float(os.environ.get("BENCH_DUPLICATES", "0.10"))
     with_qcluster = os.environ.get("BENCH_QCLUSTER") == "1"
 
@@ -37,7 +38,7 @@ def main() -> None:
         ids = harness.prepare(env)
         path = f"/hooks/stripe/{ids['uuid']}/"
         port = harness.free_port()
-        server = harness.start_gunicorn(env, port, workers=workers)
+        server = harness.start_gunicorn(env, port, workers=workers, threads=threads)
         cluster = harness.start_qcluster(env) if with_qcluster else None
         try:
             harness.post_all(port, path, warmup, concurrency=concurrency)
@@ -54,7 +55,7 @@ def main() -> None:
     )
     print(
         f"webhook ack: {events} events (~{size / 1024:.1f} KB, {duplicates:.0%} duplicates), "
-        f"concurrency {concurrency}, gunicorn {workers} sync workers, PostgreSQL"
+        f"concurrency {concurrency}, gunicorn {workers} workers × {threads} threads, PostgreSQL"
         + (", qcluster running" if with_qcluster else "")
     )
     print(f"  events/s: {len(result.latencies) / result.seconds:.0f}")

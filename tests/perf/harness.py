@@ -324,5 +324,5 @@ def machine() -> str:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (
         f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, load average before the run {load}"
+        f"Python {platform.python_version()}, load average {load} (the machine is shared)"
     )
