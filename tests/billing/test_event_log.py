@@ -14,6 +14,12 @@ from tests.factories import StripeEventFactory
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def stub_apply(monkeypatch):
+    """Events here are factory-made: apply nothing, this is about the log and retries."""
+    monkeypatch.setattr("billing.jobs.event_apply", lambda *, event: [])
+
+
 @pytest.fixture
 def connection(workspace):
     return connection_with_secret(workspace)

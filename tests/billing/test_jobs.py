@@ -227,19 +227,27 @@ def test_a_revoke_while_processing_keeps_the_event_ignored(connection, monkeypat
 
 
 def _queries_to_drain(connection, count):
-    pending(connection, count)
+    pending(connection, count, type="invoice.paid")
     with CaptureQueriesContext(db_connection) as queries:
         assert jobs.events_process_batch(limit=100) == count
     return len(queries.captured_queries)
 
 
-def test_the_queries_of_a_batch_grow_by_a_constant_per_event(connection):
+def test_the_pipeline_adds_a_constant_number_of_queries_per_event(connection, applied):
     """With the stub apply: a savepoint per event and nothing else per event (no N+1)."""
     ten = _queries_to_drain(connection, 10)
     fifty = _queries_to_drain(connection, 50)
     per_event = (fifty - ten) / 40
     assert per_event <= 2, (ten, fifty)
     assert ten - 10 * per_event <= 12
+
+
+def test_with_the_real_apply_the_queries_per_event_stay_constant(connection):
+    """Whatever the real apply costs per event, a batch costs that times N plus a constant."""
+    ten = _queries_to_drain(connection, 10)
+    thirty = _queries_to_drain(connection, 30)
+    fifty = _queries_to_drain(connection, 50)
+    assert abs((fifty - thirty) - (thirty - ten)) <= 2, (ten, thirty, fifty)
 
 
 def test_the_real_apply_is_what_the_jobs_call():

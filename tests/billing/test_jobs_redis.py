@@ -37,6 +37,7 @@ def redis_broker(monkeypatch):
     from django_q.brokers import get_broker
     from django_q.conf import Conf
 
+    monkeypatch.setattr("billing.jobs.event_apply", lambda *, event: [])  # the stub apply
     monkeypatch.setattr(Conf, "SYNC", False)
     monkeypatch.setattr(Conf, "ORM", None)
     monkeypatch.setattr(Conf, "REDIS", REDIS_URL)
