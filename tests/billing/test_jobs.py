@@ -309,3 +309,15 @@ def test_the_pipeline_rows_come_back_after_a_flush():
     jobs.pipeline_rows_ensure()
     assert EventDrainState.objects.get(pk=1)
     assert Schedule.objects.filter(name=jobs.SWEEP_SCHEDULE_NAME).count() == 1
+
+
+def test_the_events_process_command_drains_everything_due(connection, applied):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    pending(connection, 120)
+    out = StringIO()
+    call_command("events_process", stdout=out)
+    assert "Processed 120 events" in out.getvalue()
+    assert StripeEvent.objects.filter(status=EventStatus.PROCESSED).count() == 120
