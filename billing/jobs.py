@@ -12,10 +12,11 @@ makes the Redis broker (no delivery receipts) lose nothing.
 import logging
 import time
 from datetime import timedelta
+from functools import cache
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from billing.apply import event_apply
@@ -65,6 +66,17 @@ def _enqueue(func: str, *args) -> None:
         transaction.on_commit(lambda: async_task(func, *args, task_name=name))
 
 
+@cache
+def _flip_sql():
+    meta = EventDrainState._meta
+    quote = connection.ops.quote_name
+    table, requested = quote(meta.db_table), quote(meta.get_field("requested").column)
+    requested_at = quote(meta.get_field("requested_at").column)
+    # Only identifiers from the model's metadata are interpolated; values are parameters.
+    sql = f"UPDATE {table} SET {requested} = true, {requested_at} = %s WHERE {quote(meta.pk.column)} = 1 AND ({requested} = false OR {requested_at} < %s)"  # noqa: E501, S608
+    return sql, meta.get_field("requested_at")
+
+
 def drain_request(*, force: bool = False) -> bool:
     """Make sure a drain job will run after the current transaction; True if one was enqueued.
 
@@ -72,11 +84,23 @@ def drain_request(*, force: bool = False) -> bool:
     request flag enqueues, so a burst of webhooks makes a handful of jobs, not one per event.
     """
     now = timezone.now()
-    flag = EventDrainState.objects.filter(pk=1)
-    if not force:
-        flag = flag.filter(Q(requested=False) | Q(requested_at__lt=now - REARM_AFTER))
-    flipped = flag.update(requested=True, requested_at=now)
-    if flipped or force:
+    if force:
+        EventDrainState.objects.filter(pk=1).update(requested=True, requested_at=now)
+        flipped = 1
+    else:
+        # On every webhook: a statement built once; it matches (and locks) the row only when
+        # it flips the flag, so concurrent webhooks do not queue behind each other.
+        sql, field = _flip_sql()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql,
+                [
+                    field.get_db_prep_save(now, connection),
+                    field.get_db_prep_save(now - REARM_AFTER, connection),
+                ],
+            )
+            flipped = cursor.rowcount
+    if flipped:
         _enqueue(DRAIN_JOB)
         return True
     return False
