@@ -8,7 +8,6 @@ BENCH_QCLUSTER=1 runs a qcluster meanwhile (the ack must stay fast with or witho
 """
 
 import os
-import platform
 import random
 import sys
 from pathlib import Path
@@ -50,9 +49,7 @@ def main() -> None:
                 harness.stop_group(cluster)
 
     non_2xx = sum(n for status, n in result.statuses.items() if not 200 <= status < 300)
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    )
+    print(harness.machine())
     print(
         f"webhook ack: {events} events (~{size / 1024:.1f} KB, {duplicates:.0%} duplicates), "
         f"concurrency {concurrency}, gunicorn {workers} workers × {threads} threads, PostgreSQL"
