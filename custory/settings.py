@@ -207,6 +207,8 @@ Q_CLUSTER = {
     "poll": 0.2,
     "label": "Django-Q",
 }
+if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
+    raise ImproperlyConfigured("Q_RETRY must be larger than Q_TIMEOUT (Django-Q2's rule).")
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
     CACHES["default"] = {

@@ -321,3 +321,23 @@ def test_the_events_process_command_drains_everything_due(connection, applied):
     call_command("events_process", stdout=out)
     assert "Processed 120 events" in out.getvalue()
     assert StripeEvent.objects.filter(status=EventStatus.PROCESSED).count() == 120
+
+
+def test_a_retry_not_above_the_timeout_stops_startup(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "custory.settings",
+        "SECRET_KEY": "x" * 50,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'q.sqlite3'}",
+        "Q_TIMEOUT": "200",
+        "Q_RETRY": "100",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "Q_RETRY must be larger than Q_TIMEOUT" in result.stderr
