@@ -20,9 +20,17 @@ from custory.models import Workspace
 _PROCESSED = frozenset(PROCESSED_EVENT_TYPES)
 
 
-def _row(*, workspace_id: int, connection_id: int | None, payload: dict, source: str, now):
+def _row(
+    *,
+    workspace_id: int,
+    connection_id: int | None,
+    payload: dict,
+    source: str,
+    now,
+    ignore_unprocessed: bool = True,
+):
     event_type = str(payload.get("type") or "")
-    processed = event_type in _PROCESSED
+    processed = event_type in _PROCESSED or not ignore_unprocessed
     return StripeEvent(
         workspace_id=workspace_id,
         connection_id=connection_id,
@@ -108,7 +116,9 @@ def events_store(
 ) -> int:
     """Insert events not stored yet (idempotent by constraint); return how many were new.
 
-    With wake=False the caller asks for the drain itself (the history import does, per job).
+    Every event is stored `pending`, whatever its type: the import only asks Stripe for the
+    types we process, and other callers (the demo generator) choose what they store. With
+    wake=False the caller asks for the drain itself (the history import does, per job).
     """
     now = timezone.now()
     rows = [
@@ -118,6 +128,7 @@ def events_store(
             payload=payload,
             source=source,
             now=now,
+            ignore_unprocessed=False,
         )
         for payload in payloads
     ]
