@@ -139,45 +139,52 @@ def events_claim(*, limit: int = BATCH_SIZE) -> list[int]:
 
 
 def events_process(*, ids: list[int]) -> tuple[int, int]:
-    """Apply claimed events, each in a savepoint; return (processed, failed)."""
+    """Apply claimed events, each in its own transaction with its status; return (ok, failed).
+
+    One transaction per event, not per batch: row locks on customers and subscriptions are held
+    for one event only, so workers draining side by side rarely wait for (or deadlock with)
+    each other, and an event's effects and its `processed` status commit together.
+    """
     events = list(
         StripeEvent.objects.filter(pk__in=ids, status=EventStatus.PROCESSING)
         .select_related("workspace", "connection")
         .order_by("created", "pk")
     )
-    done: list[int] = []
-    failures: list[tuple[StripeEvent, Exception]] = []
-    with transaction.atomic():
-        for event in events:
-            try:
-                with transaction.atomic():
-                    event_apply(event=event)
-            except Exception as error:
-                failures.append((event, error))
-            else:
-                done.append(event.pk)
-        now = timezone.now()
-        if done:
-            # Only events still ours: a revoke meanwhile turned them `ignored`.
-            StripeEvent.objects.filter(pk__in=done, status=EventStatus.PROCESSING).update(
-                status=EventStatus.PROCESSED, processed_at=now, last_error="", next_attempt_at=None
-            )
-        for event, error in failures:
-            gave_up = event.attempts >= MAX_ATTEMPTS
-            logger.warning(
-                "Stripe event %s (%s) failed on attempt %s%s: %s",
-                event.pk,
-                event.type,
-                event.attempts,
-                " (giving up)" if gave_up else "",
-                type(error).__name__,
-            )
-            StripeEvent.objects.filter(pk=event.pk, status=EventStatus.PROCESSING).update(
-                status=EventStatus.FAILED,
-                last_error=_short_error(error),
-                next_attempt_at=None if gave_up else now + backoff(event.attempts),
-            )
-    return len(done), len(failures)
+    done = failed = 0
+    for event in events:
+        try:
+            with transaction.atomic():
+                event_apply(event=event)
+                # Only if still ours: a revoke meanwhile turned it `ignored`.
+                StripeEvent.objects.filter(pk=event.pk, status=EventStatus.PROCESSING).update(
+                    status=EventStatus.PROCESSED,
+                    processed_at=timezone.now(),
+                    last_error="",
+                    next_attempt_at=None,
+                )
+        except Exception as error:
+            failed += 1
+            _failure_record(event, error)
+        else:
+            done += 1
+    return done, failed
+
+
+def _failure_record(event: StripeEvent, error: Exception) -> None:
+    gave_up = event.attempts >= MAX_ATTEMPTS
+    logger.warning(
+        "Stripe event %s (%s) failed on attempt %s%s: %s",
+        event.pk,
+        event.type,
+        event.attempts,
+        " (giving up)" if gave_up else "",
+        type(error).__name__,
+    )
+    StripeEvent.objects.filter(pk=event.pk, status=EventStatus.PROCESSING).update(
+        status=EventStatus.FAILED,
+        last_error=_short_error(error),
+        next_attempt_at=None if gave_up else timezone.now() + backoff(event.attempts),
+    )
 
 
 def events_process_batch(*, limit: int = BATCH_SIZE) -> int:
@@ -196,7 +203,9 @@ def events_drain(helper: bool = False) -> int:
         # Cleared before looking, so a webhook committing from now on asks for a new job.
         EventDrainState.objects.filter(pk=1).update(requested=False)
     sync = _q_sync()
-    deadline = time.monotonic() + DRAIN_SECONDS
+    # Hand over well before Django-Q's timeout kills this worker mid-batch.
+    budget = min(DRAIN_SECONDS, (Conf.TIMEOUT or DRAIN_SECONDS * 2) / 2)
+    deadline = time.monotonic() + budget
     helpers_left = 0 if helper or sync else max(min(int(Conf.WORKERS or 1) - 1, 3), 0)
     graced = helper or sync
     total = 0

@@ -234,11 +234,11 @@ def _queries_to_drain(connection, count):
 
 
 def test_the_pipeline_adds_a_constant_number_of_queries_per_event(connection, applied):
-    """With the stub apply: a savepoint per event and nothing else per event (no N+1)."""
+    """With the stub apply: its transaction (a savepoint in tests) and its status update."""
     ten = _queries_to_drain(connection, 10)
     fifty = _queries_to_drain(connection, 50)
     per_event = (fifty - ten) / 40
-    assert per_event <= 2, (ten, fifty)
+    assert per_event <= 3, (ten, fifty)
     assert ten - 10 * per_event <= 12
 
 
