@@ -2,8 +2,8 @@
 
 Webhooks and the history import store events as `pending` and ask for a drain
 (`drain_request`). A drain job claims batches of due events (FOR UPDATE SKIP LOCKED on
-PostgreSQL; a conditional update inside SQLite's serialized write transaction), applies each in
-its own savepoint and marks it processed in the same transaction, so an event's effects and its
+PostgreSQL; a conditional update inside SQLite's serialized write transaction), then applies
+each in its own transaction that also marks it processed, so an event's effects and its
 `processed` status commit together. Jobs are at-least-once: the sweep, scheduled every minute,
 puts back events whose worker died and wakes a drain for anything due, which is also what
 makes the Redis broker (no delivery receipts) lose nothing.
