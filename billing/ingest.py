@@ -1,32 +1,179 @@
 """Storing raw Stripe events (from the webhook or the history import) and queueing their processing.
 
-(Owned by the ingestion pipeline work.)
+An event is stored exactly once per workspace (the database constraint decides, not a check
+first) and, in the same transaction, a drain job is asked for, so a job exists for every
+committed event and no job exists for an event that was not committed.
 """
 
 from datetime import UTC, datetime
+from functools import cache
 
+from django.db import connection, transaction
+from django.utils import timezone
+
+from billing.event_types import PROCESSED_EVENT_TYPES
+from billing.jobs import drain_request
 from billing.models import EventSource, EventStatus, StripeConnection, StripeEvent
+from custory.audit import audit_record
+from custory.models import Workspace
+
+_PROCESSED = frozenset(PROCESSED_EVENT_TYPES)
+
+
+def _row(
+    *,
+    workspace_id: int,
+    connection_id: int | None,
+    payload: dict,
+    source: str,
+    now,
+    ignore_unprocessed: bool = True,
+):
+    event_type = str(payload.get("type") or "")
+    processed = event_type in _PROCESSED or not ignore_unprocessed
+    return StripeEvent(
+        workspace_id=workspace_id,
+        connection_id=connection_id,
+        stripe_id=payload["id"],
+        type=event_type,
+        api_version=str(payload.get("api_version") or ""),
+        created=datetime.fromtimestamp(int(payload.get("created") or 0), tz=UTC),
+        livemode=bool(payload.get("livemode")),
+        payload=payload,
+        source=source,
+        status=EventStatus.PENDING if processed else EventStatus.IGNORED,
+        received_at=now,
+        next_attempt_at=now if processed else None,
+    )
+
+
+_INSERT_FIELDS = (
+    "workspace",
+    "connection",
+    "stripe_id",
+    "type",
+    "api_version",
+    "created",
+    "livemode",
+    "payload",
+    "source",
+    "status",
+    "attempts",
+    "last_error",
+    "received_at",
+    "next_attempt_at",
+)
+
+
+@cache
+def _insert_sql() -> tuple[str, tuple]:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id, built once from the model's metadata."""
+    meta = StripeEvent._meta
+    fields = tuple(meta.get_field(name) for name in _INSERT_FIELDS)
+    quote = connection.ops.quote_name
+    unique = next(c for c in meta.constraints if c.name == "billing_event_unique_per_workspace")
+    conflict = ", ".join(quote(meta.get_field(name).column) for name in unique.fields)
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    columns = ", ".join(quote(f.column) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    # Only identifiers from the model's metadata are interpolated; values are parameters.
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) ON CONFLICT ({conflict}) DO NOTHING RETURNING {pk}"  # noqa: E501, S608
+    return sql, fields
+
+
+def event_receive(
+    *, workspace_id: int, connection_id: int, payload: dict, source: str = EventSource.WEBHOOK
+) -> bool:
+    """Store one verified event and queue its processing atomically; False for a duplicate.
+
+    The webhook's hot path: one INSERT … ON CONFLICT DO NOTHING (the constraint decides what
+    is a duplicate) built once, instead of the ORM's per-call model and query building.
+    """
+    row = _row(
+        workspace_id=workspace_id,
+        connection_id=connection_id,
+        payload=payload,
+        source=source,
+        now=timezone.now(),
+    )
+    sql, fields = _insert_sql()
+    values = [field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        if cursor.fetchone() is None:
+            return False  # billing_event_unique_per_workspace: Stripe delivered it before.
+        if row.status == EventStatus.PENDING:
+            drain_request()
+    return True
 
 
 def events_store(
-    *, connection: StripeConnection, payloads: list[dict], source: str = EventSource.IMPORT
+    *,
+    connection: StripeConnection,
+    payloads: list[dict],
+    source: str = EventSource.IMPORT,
+    wake: bool = True,
 ) -> int:
-    """Insert events not stored yet (idempotent by constraint); return how many were new."""
+    """Insert events not stored yet (idempotent by constraint); return how many were new.
+
+    Every event is stored `pending`, whatever its type: the import only asks Stripe for the
+    types we process, and other callers (the demo generator) choose what they store. With
+    wake=False the caller asks for the drain itself (the history import does, per job).
+    """
+    now = timezone.now()
     rows = [
-        StripeEvent(
+        _row(
             workspace_id=connection.workspace_id,
-            connection=connection,
-            stripe_id=payload["id"],
-            type=payload.get("type", ""),
-            api_version=payload.get("api_version") or "",
-            created=datetime.fromtimestamp(int(payload.get("created") or 0), tz=UTC),
-            livemode=bool(payload.get("livemode")),
+            connection_id=connection.pk,
             payload=payload,
             source=source,
-            status=EventStatus.PENDING,
+            now=now,
+            ignore_unprocessed=False,
         )
         for payload in payloads
     ]
-    before = StripeEvent.objects.filter(workspace_id=connection.workspace_id).count()
-    StripeEvent.objects.bulk_create(rows, ignore_conflicts=True)
-    return StripeEvent.objects.filter(workspace_id=connection.workspace_id).count() - before
+    if not rows:
+        return 0
+    with transaction.atomic():
+        ours = StripeEvent.objects.filter(workspace_id=connection.workspace_id)
+        before = ours.count()
+        StripeEvent.objects.bulk_create(rows, ignore_conflicts=True)
+        stored = ours.count() - before
+        if stored and wake:
+            drain_request()
+    return stored
+
+
+def event_retry(*, event: StripeEvent, actor) -> bool:
+    """Queue one failed event for another try now; False if it is not failed any more."""
+    with transaction.atomic():
+        retried = StripeEvent.objects.filter(pk=event.pk, status=EventStatus.FAILED).update(
+            status=EventStatus.PENDING, next_attempt_at=timezone.now()
+        )
+        if retried:
+            audit_record(
+                workspace=event.workspace,
+                actor=actor,
+                action="stripe.event_retry",
+                target=event,
+                data={"stripe_id": event.stripe_id, "type": event.type},
+            )
+            drain_request()
+    return bool(retried)
+
+
+def events_retry_failed(*, workspace: Workspace, actor) -> int:
+    """Queue every failed event of the workspace for another try now; return how many."""
+    with transaction.atomic():
+        retried = StripeEvent.objects.filter(workspace=workspace, status=EventStatus.FAILED).update(
+            status=EventStatus.PENDING, next_attempt_at=timezone.now()
+        )
+        if retried:
+            audit_record(
+                workspace=workspace,
+                actor=actor,
+                action="stripe.events_retry_failed",
+                data={"events": retried},
+            )
+            drain_request()
+    return retried

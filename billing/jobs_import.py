@@ -11,6 +11,7 @@ from billing import crypto, stripe_api
 from billing.connections import IMPORT_JOB, api_key_for
 from billing.event_types import PROCESSED_EVENT_TYPES
 from billing.ingest import events_store
+from billing.jobs import drain_request
 from billing.models import (
     ConnectionStatus,
     EventSource,
@@ -50,7 +51,10 @@ def _store_page(import_id: int, connection_id: int, events: list[dict], cursor: 
         running = HistoryImport.objects.filter(pk=import_id, status=ImportStatus.RUNNING)
         if connection.status != ConnectionStatus.ACTIVE or not running.exists():
             return False
-        stored = events_store(connection=connection, payloads=events, source=EventSource.IMPORT)
+        # The drain is asked for when this job ends (_finish/_hand_over), not once per page.
+        stored = events_store(
+            connection=connection, payloads=events, source=EventSource.IMPORT, wake=False
+        )
         running.update(
             events_seen=F("events_seen") + len(events),
             events_stored=F("events_stored") + stored,
@@ -63,6 +67,8 @@ def _finish(import_id: int, status: str, error: str = "") -> None:
     HistoryImport.objects.filter(pk=import_id, status=ImportStatus.RUNNING).update(
         status=status, last_error=error, finished_at=timezone.now()
     )
+    # What was stored is processed by the same jobs as webhooks (billing.jobs).
+    drain_request()
 
 
 def _parse_cursor(cursor: str) -> tuple[int, str | None]:
@@ -82,6 +88,7 @@ def _hand_over(import_id: int) -> None:
     )
     if requeued:
         async_task(JOB, import_id, task_name=f"history-import-{import_id}")
+        drain_request()
 
 
 def history_import_run(import_id: int) -> None:

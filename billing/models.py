@@ -433,3 +433,17 @@ class HistoryImport(models.Model):
 
 # Stripe keeps events for 30 days; the import can reach no further back.
 STRIPE_EVENT_RETENTION = timedelta(days=30)
+
+
+class EventDrainState(models.Model):
+    """One row: whether a processing (drain) job has been asked for and not started yet.
+
+    Webhooks flip `requested` from false to true and enqueue a drain job only when they flipped
+    it, so a burst of events makes a handful of jobs, not one per event.
+    """
+
+    requested = models.BooleanField(default=False)
+    requested_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"drain requested={self.requested}"

@@ -63,6 +63,16 @@ connection_urlpatterns = [
 event_urlpatterns = [
     path("settings/stripe/events/", event_views.event_list, name="event_list"),
     path("settings/stripe/events/<int:event_id>/", event_views.event_detail, name="event_detail"),
+    path(
+        "settings/stripe/events/<int:event_id>/retry/",
+        event_views.event_retry_view,
+        name="event_retry",
+    ),
+    path(
+        "settings/stripe/events/retry-failed/",
+        event_views.events_retry_failed_view,
+        name="events_retry_failed",
+    ),
 ]
 
 urlpatterns = dashboard_urlpatterns + connection_urlpatterns + event_urlpatterns

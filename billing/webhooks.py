@@ -1,22 +1,181 @@
-"""The Stripe webhook endpoint (completed by the ingestion work)."""
+"""The Stripe webhook endpoint: verify, store the raw event with its job, answer in milliseconds.
 
+Answers: 200 stored (or already stored), 400 with a one-line reason, 404 unknown endpoint,
+410 revoked endpoint, 405 not POST, 413 body over STRIPE_WEBHOOK_MAX_BYTES (refused before it
+is read), 503 when the database cannot take the event (Stripe retries). Rejections are logged
+with their reason only: never the body, the signature header or a secret.
+"""
+
+import json
+import logging
+from functools import lru_cache
+
+import stripe
+from django.conf import settings
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from billing.models import ConnectionStatus, StripeConnection
+from billing import crypto
+from billing.ingest import event_receive
+from billing.models import ConnectionStatus, EventSource, StripeConnection, WebhookSecret
+
+logger = logging.getLogger(__name__)
+
+MAX_EVENT_ID_LENGTH = 255
+
+
+class Rejected(Exception):
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
 
 
 def _plain(message: str, status: int) -> HttpResponse:
     return HttpResponse(message + "\n", status=status, content_type="text/plain")
 
 
+@lru_cache(maxsize=1024)
+def _decrypted(token: str) -> str | None:
+    """A signing secret, decrypted once per process (the token changes when the secret does)."""
+    try:
+        return crypto.decrypt(token)
+    except (crypto.InvalidToken, crypto.EncryptionNotConfigured):
+        return None
+
+
+@lru_cache(maxsize=1)
+def _endpoint_sql() -> str:
+    quote = connection.ops.quote_name
+    c_meta, s_meta = StripeConnection._meta, WebhookSecret._meta
+
+    def col(meta, name):
+        return quote(meta.get_field(name).column)
+
+    conn, secret = quote(c_meta.db_table), quote(s_meta.db_table)
+    # Only identifiers from the models' metadata are interpolated; the uuid is a parameter.
+    return f"SELECT {conn}.{quote(c_meta.pk.column)}, {conn}.{col(c_meta, 'workspace')}, {conn}.{col(c_meta, 'status')}, {secret}.{col(s_meta, 'secret_encrypted')}, {secret}.{col(s_meta, 'retired_at')} FROM {conn} LEFT OUTER JOIN {secret} ON {secret}.{col(s_meta, 'connection')} = {conn}.{quote(c_meta.pk.column)} WHERE {conn}.{col(c_meta, 'uuid')} = %s"  # noqa: E501, S608
+
+
+def _endpoint(endpoint) -> tuple[int, int, list[str]]:
+    """(connection id, workspace id, encrypted active secrets) in one query; or Rejected."""
+    uuid_field = StripeConnection._meta.get_field("uuid")
+    with connection.cursor() as cursor:
+        cursor.execute(_endpoint_sql(), [uuid_field.get_db_prep_value(endpoint, connection)])
+        rows = cursor.fetchall()
+    if not rows:
+        raise Rejected(404, "Unknown webhook endpoint.")
+    connection_id, workspace_id, status = rows[0][:3]
+    if status == ConnectionStatus.REVOKED:
+        raise Rejected(410, "This webhook endpoint was revoked.")
+    tokens = [token for *_, token, retired_at in rows if token and retired_at is None]
+    return connection_id, workspace_id, tokens
+
+
+def _body(request: HttpRequest) -> bytes:
+    """The body, refused with 413 before it is read whole when it is too large."""
+    limit = settings.STRIPE_WEBHOOK_MAX_BYTES
+    declared = request.META.get("CONTENT_LENGTH")
+    if declared:
+        try:
+            length = int(declared)
+        except ValueError:
+            raise Rejected(400, "Invalid Content-Length.") from None
+        if length > limit:
+            raise Rejected(413, "Body too large.")
+        return request.body
+    # No length (chunked): read at most one byte more than allowed from what the server gives.
+    stream = request.META.get("wsgi.input") if request.META.get("wsgi.input_terminated") else None
+    body = (stream or request).read(limit + 1)
+    if len(body) > limit:
+        raise Rejected(413, "Body too large.")
+    return body
+
+
+def _verify(body: bytes, header: str | None, tokens: list[str]) -> None:
+    """Check Stripe-Signature against every active secret (tolerance 300 s); or Rejected."""
+    if not header:
+        raise Rejected(400, "Missing Stripe-Signature header.")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Rejected(400, "Body is not UTF-8 JSON.") from None
+    stale = False
+    for token in tokens:
+        secret = _decrypted(token)
+        if not secret:
+            continue
+        try:
+            stripe.WebhookSignature.verify_header(
+                text, header, secret, tolerance=settings.STRIPE_WEBHOOK_TOLERANCE
+            )
+        except stripe.SignatureVerificationError as error:
+            message = str(error)
+            if message.startswith("Timestamp outside the tolerance zone"):
+                stale = True
+            elif message.startswith(("Unable to extract", "No signatures found with expected")):
+                raise Rejected(400, "Malformed Stripe-Signature header.") from None
+            continue
+        return
+    if stale:
+        raise Rejected(400, "Signature timestamp is too old (more than 300 s).")
+    raise Rejected(400, "Invalid signature.")
+
+
+def _event(body: bytes) -> dict:
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise Rejected(400, "Body is not JSON.") from None
+    if not (
+        isinstance(payload, dict)
+        and payload.get("object") == "event"
+        and isinstance(payload.get("id"), str)
+        and payload["id"].startswith("evt_")
+        and len(payload["id"]) <= MAX_EVENT_ID_LENGTH
+        and isinstance(payload.get("type"), str)
+        and payload["type"]
+        and isinstance(payload.get("created"), int)
+        and not isinstance(payload.get("created"), bool)
+        and 0 <= payload["created"] < 2**33
+    ):
+        raise Rejected(400, "Body is not a Stripe event.")
+    return payload
+
+
 @csrf_exempt
 @require_POST
 def stripe_webhook(request: HttpRequest, endpoint) -> HttpResponse:
-    connection = StripeConnection.objects.filter(uuid=endpoint).only("status").first()
-    if connection is None:
-        return _plain("Unknown webhook endpoint.", 404)
-    if connection.status == ConnectionStatus.REVOKED:
-        return _plain("This webhook endpoint was revoked.", 410)
-    return _plain("Webhook ingestion is not available yet.", 503)
+    declared = request.META.get("CONTENT_LENGTH") or ""
+    if declared.isdigit() and int(declared) > settings.STRIPE_WEBHOOK_MAX_BYTES:
+        # Refused before touching the database or the body.
+        return _reject(endpoint, Rejected(413, "Body too large."))
+    try:
+        connection_id, workspace_id, tokens = _endpoint(endpoint)
+        body = _body(request)
+        _verify(body, request.headers.get("Stripe-Signature"), tokens)
+        payload = _event(body)
+        stored = event_receive(
+            workspace_id=workspace_id,
+            connection_id=connection_id,
+            payload=payload,
+            source=EventSource.WEBHOOK,
+        )
+    except Rejected as rejected:
+        return _reject(endpoint, rejected)
+    except DatabaseError as error:
+        logger.error("Stripe webhook not stored (%s): database error", type(error).__name__)
+        return _plain("Could not store the event; try again.", 503)
+    return _plain("Stored." if stored else "Already stored.", 200)
+
+
+def _reject(endpoint, rejected: Rejected) -> HttpResponse:
+    logger.warning(
+        "Stripe webhook rejected: %s %s (endpoint %s…)",
+        rejected.status,
+        rejected.reason,
+        str(endpoint)[:8],
+    )
+    return _plain(rejected.reason, rejected.status)

@@ -188,13 +188,18 @@ STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com")
 STRIPE_WEBHOOK_TOLERANCE = 300
 STRIPE_WEBHOOK_MAX_BYTES = 256 * 1024
 
+# Ingestion: events claimed per batch, and how long a claim lasts before the sweep takes it back.
+CUSTORY_EVENT_BATCH_SIZE = env_int("CUSTORY_EVENT_BATCH_SIZE", 100)
+CUSTORY_EVENT_LEASE_SECONDS = env_int("CUSTORY_EVENT_LEASE_SECONDS", 300)
+
 # Django-Q2: the ORM broker on the same database by default, Redis when REDIS_URL is set.
 REDIS_URL = env_str("REDIS_URL")
 Q_CLUSTER = {
     "name": "custory",
     "workers": env_int("Q_WORKERS", 2),
-    "timeout": 120,
-    "retry": 180,
+    # retry must stay above timeout, or a job still running is handed to a second worker.
+    "timeout": env_int("Q_TIMEOUT", 120),
+    "retry": env_int("Q_RETRY", 180),
     "max_attempts": 1,
     "ack_failures": True,
     "save_limit": 1000,
@@ -202,6 +207,8 @@ Q_CLUSTER = {
     "poll": 0.2,
     "label": "Django-Q",
 }
+if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
+    raise ImproperlyConfigured("Q_RETRY must be larger than Q_TIMEOUT (Django-Q2's rule).")
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
     CACHES["default"] = {
@@ -220,6 +227,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # The stripe library logs request and response bodies at INFO/DEBUG: never payloads.
+        "stripe": {"level": "WARNING"},
         # Rejected webhooks are logged by billing.webhooks with a one-line reason instead.
         "django.request": {"level": "ERROR"},
         "django.security.DisallowedHost": {"level": "ERROR"},

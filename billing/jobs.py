@@ -1,0 +1,270 @@
+"""Django-Q2 entry points of ingestion: drain the stored events in batches, and sweep stuck ones.
+
+Webhooks and the history import store events as `pending` and ask for a drain
+(`drain_request`). A drain job claims batches of due events (FOR UPDATE SKIP LOCKED on
+PostgreSQL; a conditional update inside SQLite's serialized write transaction), then applies
+each in its own transaction that also marks it processed, so an event's effects and its
+`processed` status commit together. Jobs are at-least-once: the sweep, scheduled every minute,
+puts back events whose worker died and wakes a drain for anything due, which is also what
+makes the Redis broker (no delivery receipts) lose nothing.
+"""
+
+import logging
+import time
+from datetime import timedelta
+from functools import cache
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from billing.apply import event_apply
+from billing.models import EventDrainState, EventStatus, StripeEvent
+
+logger = logging.getLogger(__name__)
+
+DRAIN_JOB = "billing.jobs.events_drain"
+SWEEP_JOB = "billing.jobs.events_sweep"
+
+# Events claimed and applied per transaction.
+BATCH_SIZE = getattr(settings, "CUSTORY_EVENT_BATCH_SIZE", 100)
+# A claimed event not finished by then belongs to a dead worker; the sweep puts it back.
+LEASE = timedelta(seconds=getattr(settings, "CUSTORY_EVENT_LEASE_SECONDS", 300))
+# Tries before an event is left `failed` for good (retry it from the event log).
+MAX_ATTEMPTS = 8
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_CAP = timedelta(hours=6)
+# A drain request older than this is re-armed: its job was lost (Redis) or is stuck in a queue.
+REARM_AFTER = timedelta(seconds=30)
+# One drain job works at most this long, then hands over to a fresh job (under Q's timeout).
+DRAIN_SECONDS = 60
+# After the queue looks empty, one more look this much later catches events whose webhook saw
+# the request flag still set just before this job cleared it (their commit was in flight).
+DRAIN_GRACE_SECONDS = 0.5
+
+DUE_STATUSES = (EventStatus.PENDING, EventStatus.FAILED)
+
+
+def _q_sync() -> bool:
+    from django_q.conf import Conf
+
+    return bool(Conf.SYNC)
+
+
+def _enqueue(func: str, *args) -> None:
+    from django_q.conf import Conf
+    from django_q.tasks import async_task
+
+    name = func.rsplit(".", 1)[-1]
+    if Conf.ORM and not Conf.SYNC:
+        # ORM broker on the same database: the job row commits (or rolls back) with the caller.
+        async_task(func, *args, task_name=name)
+    else:
+        # Redis has no part in our transaction, and inline (`sync`, tests) jobs must not run
+        # inside it either: enqueue only once the events are committed.
+        transaction.on_commit(lambda: async_task(func, *args, task_name=name))
+
+
+@cache
+def _flip_sql():
+    meta = EventDrainState._meta
+    quote = connection.ops.quote_name
+    table, requested = quote(meta.db_table), quote(meta.get_field("requested").column)
+    requested_at = quote(meta.get_field("requested_at").column)
+    # Only identifiers from the model's metadata are interpolated; values are parameters.
+    sql = f"UPDATE {table} SET {requested} = true, {requested_at} = %s WHERE {quote(meta.pk.column)} = 1 AND ({requested} = false OR {requested_at} < %s)"  # noqa: E501, S608
+    return sql, meta.get_field("requested_at")
+
+
+def drain_request(*, force: bool = False) -> bool:
+    """Make sure a drain job will run after the current transaction; True if one was enqueued.
+
+    Call it in the transaction that stored the events. Only the caller that flips the shared
+    request flag enqueues, so a burst of webhooks makes a handful of jobs, not one per event.
+    """
+    now = timezone.now()
+    if force:
+        EventDrainState.objects.filter(pk=1).update(requested=True, requested_at=now)
+        flipped = 1
+    else:
+        # On every webhook: a statement built once; it matches (and locks) the row only when
+        # it flips the flag, so concurrent webhooks do not queue behind each other.
+        sql, field = _flip_sql()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql,
+                [
+                    field.get_db_prep_save(now, connection),
+                    field.get_db_prep_save(now - REARM_AFTER, connection),
+                ],
+            )
+            flipped = cursor.rowcount
+    if flipped:
+        _enqueue(DRAIN_JOB)
+        return True
+    return False
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait before try number attempts+1: 30 s, 1 min, 2 min, … capped at 6 h."""
+    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_CAP)
+
+
+def _short_error(error: Exception) -> str:
+    """The exception's class and first line, cut short: never a payload dump."""
+    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {message}"[:300]
+
+
+def events_claim(*, limit: int = BATCH_SIZE) -> list[int]:
+    """Mark up to `limit` due events `processing` for this worker; return their ids."""
+    now = timezone.now()
+    with transaction.atomic():
+        due = StripeEvent.objects.filter(
+            status__in=DUE_STATUSES, next_attempt_at__lte=now
+        ).order_by("next_attempt_at", "pk")
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        ids = list(due.values_list("pk", flat=True)[:limit])
+        if not ids:
+            return []
+        # Conditional: on SQLite (no row locks) this is what makes the claim exclusive.
+        StripeEvent.objects.filter(pk__in=ids, status__in=DUE_STATUSES).update(
+            status=EventStatus.PROCESSING,
+            attempts=F("attempts") + 1,
+            next_attempt_at=now + LEASE,
+        )
+    return ids
+
+
+def events_process(*, ids: list[int]) -> tuple[int, int]:
+    """Apply claimed events, each in its own transaction with its status; return (ok, failed).
+
+    One transaction per event, not per batch: row locks on customers and subscriptions are held
+    for one event only, so workers draining side by side rarely wait for (or deadlock with)
+    each other, and an event's effects and its `processed` status commit together.
+    """
+    events = list(
+        StripeEvent.objects.filter(pk__in=ids, status=EventStatus.PROCESSING)
+        .select_related("workspace", "connection")
+        .order_by("created", "pk")
+    )
+    done = failed = 0
+    for event in events:
+        try:
+            with transaction.atomic():
+                event_apply(event=event)
+                # Only if still ours: a revoke meanwhile turned it `ignored`.
+                StripeEvent.objects.filter(pk=event.pk, status=EventStatus.PROCESSING).update(
+                    status=EventStatus.PROCESSED,
+                    processed_at=timezone.now(),
+                    last_error="",
+                    next_attempt_at=None,
+                )
+        except Exception as error:
+            failed += 1
+            _failure_record(event, error)
+        else:
+            done += 1
+    return done, failed
+
+
+def _failure_record(event: StripeEvent, error: Exception) -> None:
+    gave_up = event.attempts >= MAX_ATTEMPTS
+    logger.warning(
+        "Stripe event %s (%s) failed on attempt %s%s: %s",
+        event.pk,
+        event.type,
+        event.attempts,
+        " (giving up)" if gave_up else "",
+        type(error).__name__,
+    )
+    StripeEvent.objects.filter(pk=event.pk, status=EventStatus.PROCESSING).update(
+        status=EventStatus.FAILED,
+        last_error=_short_error(error),
+        next_attempt_at=None if gave_up else timezone.now() + backoff(event.attempts),
+    )
+
+
+def events_process_batch(*, limit: int = BATCH_SIZE) -> int:
+    """Claim and apply one batch; return how many events were claimed."""
+    ids = events_claim(limit=limit)
+    if ids:
+        events_process(ids=ids)
+    return len(ids)
+
+
+def events_drain(helper: bool = False) -> int:
+    """The drain job: process batches until nothing is due; return how many were claimed."""
+    from django_q.conf import Conf
+
+    if not helper:
+        # Cleared before looking, so a webhook committing from now on asks for a new job.
+        EventDrainState.objects.filter(pk=1).update(requested=False)
+    sync = _q_sync()
+    # Hand over well before Django-Q's timeout kills this worker mid-batch.
+    budget = min(DRAIN_SECONDS, (Conf.TIMEOUT or DRAIN_SECONDS * 2) / 2)
+    deadline = time.monotonic() + budget
+    helpers_left = 0 if helper or sync else max(min(int(Conf.WORKERS or 1) - 1, 3), 0)
+    graced = helper or sync
+    total = 0
+    while True:
+        claimed = events_process_batch()
+        total += claimed
+        if claimed == BATCH_SIZE and helpers_left:
+            # A backlog: let the other workers help until it is gone.
+            for _ in range(helpers_left):
+                _enqueue(DRAIN_JOB, True)
+            helpers_left = 0
+        if claimed == 0:
+            if graced:
+                break
+            graced = True
+            time.sleep(DRAIN_GRACE_SECONDS)
+            continue
+        if time.monotonic() > deadline:
+            drain_request(force=True)
+            break
+    return total
+
+
+def events_sweep() -> dict[str, int]:
+    """Put back events whose worker died, and wake a drain for anything due (every minute)."""
+    now = timezone.now()
+    EventDrainState.objects.get_or_create(pk=1)
+    with transaction.atomic():
+        stale = StripeEvent.objects.filter(status=EventStatus.PROCESSING, next_attempt_at__lt=now)
+        gave_up = stale.filter(attempts__gte=MAX_ATTEMPTS).update(
+            status=EventStatus.FAILED,
+            last_error="Processing never finished (worker killed or timed out) "
+            f"in {MAX_ATTEMPTS} attempts.",
+            next_attempt_at=None,
+        )
+        requeued = stale.update(status=EventStatus.PENDING, next_attempt_at=now)
+        StripeEvent.objects.filter(status=EventStatus.PENDING, next_attempt_at=None).update(
+            next_attempt_at=now
+        )
+        due = StripeEvent.objects.filter(status__in=DUE_STATUSES, next_attempt_at__lte=now)
+        woke = due.exists() and drain_request(force=True)
+    if requeued or gave_up:
+        logger.warning("Sweep: %s stuck events requeued, %s given up", requeued, gave_up)
+    return {"requeued": requeued, "gave_up": gave_up, "woke": int(bool(woke))}
+
+
+SWEEP_SCHEDULE_NAME = "billing-events-sweep"
+
+
+def pipeline_rows_ensure(*, using: str = "default", **kwargs) -> None:
+    """Create the drain-state row and the every-minute sweep Schedule if they are missing."""
+    from django_q.models import Schedule
+
+    EventDrainState.objects.using(using).get_or_create(pk=1)
+    if not Schedule.objects.using(using).filter(name=SWEEP_SCHEDULE_NAME).exists():
+        Schedule.objects.using(using).create(
+            name=SWEEP_SCHEDULE_NAME,
+            func=SWEEP_JOB,
+            schedule_type=Schedule.MINUTES,
+            minutes=1,
+            repeats=-1,
+        )

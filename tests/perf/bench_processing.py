@@ -1,0 +1,98 @@
+"""Processing benchmark: a backlog of pending events drained by the real jobs under a real
+`manage.py qcluster`, first with the ORM broker on PostgreSQL, then with the Redis broker.
+Prints events/s for each. Each run gets its own temporary PostgreSQL database.
+
+    .venv/bin/python tests/perf/bench_processing.py
+    BENCH_BACKLOG=50000 BENCH_Q_WORKERS=2 BENCH_BROKERS=orm,redis .venv/bin/python tests/perf/...
+"""
+
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.perf import harness  # noqa: E402
+
+LOAD_CODE = """
+import json, time
+from billing.ingest import events_store
+from billing.models import StripeConnection
+from tests.perf import harness
+connection = StripeConnection.objects.get(pk=%(connection)d)
+started = time.perf_counter()
+bodies = harness.make_events(%(count)d, seed=11)
+for i in range(0, len(bodies), 2000):
+    payloads = [json.loads(b) for b in bodies[i:i + 2000]]
+    events_store(connection=connection, payloads=payloads, source="webhook", wake=False)
+print(json.dumps({"seconds": time.perf_counter() - started}))
+"""
+
+WAKE_CODE = """
+import json
+from billing.jobs import drain_request
+print(json.dumps({"woke": drain_request(force=True)}))
+"""
+
+
+def remaining(url: str) -> dict[str, int]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT status, count(*) FROM billing_stripeevent GROUP BY status"
+        ).fetchall()
+    return dict(rows)
+
+
+def run(broker: str, backlog: int, workers: int) -> float:
+    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/1")
+    with harness.temp_database("postgres") as url:
+        extra = {"Q_WORKERS": str(workers), "DB_CONN_MAX_AGE": "600"}
+        if broker == "redis":
+            import redis
+
+            extra["REDIS_URL"] = redis_url
+            redis.from_url(redis_url).delete("django_q:custory:q")
+        env = harness.env_for(url, **extra)
+        ids = harness.prepare(env)
+        loaded = harness.django_eval(
+            env, LOAD_CODE % {"connection": ids["connection"], "count": backlog}, timeout=900
+        )
+        print(f"  [{broker}] backlog of {backlog} stored in {loaded['seconds']:.1f} s")
+        cluster = harness.start_qcluster(env)
+        try:
+            time.sleep(3)  # let the cluster start its workers
+            started = time.perf_counter()
+            harness.django_eval(env, WAKE_CODE)
+            deadline = started + 1800
+            while time.perf_counter() < deadline:
+                counts = remaining(url)
+                if not counts.get("pending") and not counts.get("processing"):
+                    break
+                time.sleep(0.5)
+            seconds = time.perf_counter() - started
+        finally:
+            harness.stop_group(cluster)
+        counts = remaining(url)
+    rate = counts.get("processed", 0) / seconds
+    print(f"  [{broker}] drained in {seconds:.1f} s: {rate:.0f} events/s  (final {counts})")
+    return rate
+
+
+def main() -> None:
+    backlog = int(os.environ.get("BENCH_BACKLOG", "50000"))
+    workers = int(os.environ.get("BENCH_Q_WORKERS", "2"))
+    brokers = os.environ.get("BENCH_BROKERS", "orm,redis").split(",")
+    print(harness.machine())
+    print(
+        f"processing: {backlog} pending events, qcluster with {workers} workers, "
+        f"batch {os.environ.get('CUSTORY_EVENT_BATCH_SIZE', '100')}, PostgreSQL"
+    )
+    for broker in brokers:
+        run(broker.strip(), backlog, workers)
+
+
+if __name__ == "__main__":
+    main()
