@@ -2,8 +2,7 @@
 
 `demo_events(seed=..., customers=..., months=...)` returns event payloads shaped like Stripe's
 (API versions before and after basil mixed), in `created` order. `demo_seed` stores them through
-the ingestion path and processes them; `stored_events_process` is the one small function that
-turns stored pending events into state and signals synchronously.
+the ingestion path and processes them with the pipeline's own jobs, in this process.
 """
 
 import copy
@@ -14,43 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from billing import crypto
-from billing.apply import event_apply
 from billing.connections import connection_create
 from billing.ingest import events_store
+from billing.jobs import events_process_batch
 from billing.models import (
     ConnectionStatus,
     EventSource,
-    EventStatus,
     StripeConnection,
-    StripeEvent,
 )
-
-
-def stored_events_process(
-    *, connection: StripeConnection, stripe_ids: list[str] | None = None
-) -> int:
-    """Apply a connection's pending events synchronously, oldest first, one transaction each;
-    return how many were processed. (Seeding only; the pipeline's jobs do this in production.)"""
-    pending = StripeEvent.objects.filter(connection=connection, status=EventStatus.PENDING)
-    if stripe_ids is not None:
-        pending = pending.filter(stripe_id__in=stripe_ids)
-    done = 0
-    for event in pending.select_related("workspace").order_by("created", "id").iterator():
-        with transaction.atomic():
-            event_apply(event=event)
-            StripeEvent.objects.filter(pk=event.pk).update(
-                status=EventStatus.PROCESSED,
-                processed_at=timezone.now(),
-                attempts=F("attempts") + 1,
-            )
-        done += 1
-    return done
-
 
 # ---------------------------------------------------------------------------------------------
 # The generator
@@ -742,6 +715,11 @@ def demo_seed(
     processed). Running it again stores and processes nothing new."""
     connection = demo_connection(workspace=workspace, actor=actor)
     payloads = demo_events(seed=seed, customers=customers, months=months)
-    stored = events_store(connection=connection, payloads=payloads, source=EventSource.WEBHOOK)
-    processed = stored_events_process(connection=connection)
+    stored = events_store(
+        connection=connection, payloads=payloads, source=EventSource.WEBHOOK, wake=False
+    )
+    # The same jobs a qcluster runs, here in this process, so the demo is ready when seeding ends.
+    processed = 0
+    while claimed := events_process_batch():
+        processed += claimed
     return stored, processed

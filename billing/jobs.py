@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from billing.apply import event_apply
 from billing.models import EventDrainState, EventStatus, StripeEvent
+from custory.batching import batch_scope
 
 logger = logging.getLogger(__name__)
 
@@ -151,22 +152,24 @@ def events_process(*, ids: list[int]) -> tuple[int, int]:
         .order_by("created", "pk")
     )
     done = failed = 0
-    for event in events:
-        try:
-            with transaction.atomic():
-                event_apply(event=event)
-                # Only if still ours: a revoke meanwhile turned it `ignored`.
-                StripeEvent.objects.filter(pk=event.pk, status=EventStatus.PROCESSING).update(
-                    status=EventStatus.PROCESSED,
-                    processed_at=timezone.now(),
-                    last_error="",
-                    next_attempt_at=None,
-                )
-        except Exception as error:
-            failed += 1
-            _failure_record(event, error)
-        else:
-            done += 1
+    # One batch loads each workspace's journeys and rules once, not once per event.
+    with batch_scope():
+        for event in events:
+            try:
+                with transaction.atomic():
+                    event_apply(event=event)
+                    # Only if still ours: a revoke meanwhile turned it `ignored`.
+                    StripeEvent.objects.filter(pk=event.pk, status=EventStatus.PROCESSING).update(
+                        status=EventStatus.PROCESSED,
+                        processed_at=timezone.now(),
+                        last_error="",
+                        next_attempt_at=None,
+                    )
+            except Exception as error:
+                failed += 1
+                _failure_record(event, error)
+            else:
+                done += 1
     return done, failed
 
 

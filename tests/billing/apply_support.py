@@ -4,13 +4,14 @@ import json
 from pathlib import Path
 
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 
 from billing.apply import event_apply
-from billing.demo import stored_events_process
 from billing.ingest import events_store
-from billing.models import EventSource, StripeEvent
+from billing.models import EventSource, EventStatus, StripeConnection, StripeEvent
+from tests.stripe_corpus import CORPUS
 
-CORPUS = Path("/work/shared/stripe-events")
 SYNTHETIC = Path(__file__).parent / "synthetic"
 
 
@@ -42,3 +43,24 @@ def signals_of(event: StripeEvent) -> list[tuple]:
     return sorted(
         (s.kind, s.amount, s.currency, s.mrr_delta, s.object_id) for s in event.signals.all()
     )
+
+
+def stored_events_process(
+    *, connection: StripeConnection, stripe_ids: list[str] | None = None
+) -> int:
+    """Apply a connection's pending events synchronously, oldest first, one transaction each;
+    return how many were processed. (The pipeline's jobs do this in production.)"""
+    pending = StripeEvent.objects.filter(connection=connection, status=EventStatus.PENDING)
+    if stripe_ids is not None:
+        pending = pending.filter(stripe_id__in=stripe_ids)
+    done = 0
+    for event in pending.select_related("workspace").order_by("created", "id").iterator():
+        with transaction.atomic():
+            event_apply(event=event)
+            StripeEvent.objects.filter(pk=event.pk).update(
+                status=EventStatus.PROCESSED,
+                processed_at=timezone.now(),
+                attempts=F("attempts") + 1,
+            )
+        done += 1
+    return done

@@ -3,15 +3,14 @@ Stripe signs it, is stored (200), and is then processed (or ignored) without fai
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 
 from billing.event_types import PROCESSED_EVENT_TYPES
 from billing.models import EventStatus, StripeEvent
 from tests.billing.pipeline_helpers import connection_with_secret, post_signed
+from tests.stripe_corpus import CORPUS
 
-CORPUS = Path("/work/shared/stripe-events")
 FILES = sorted(CORPUS.glob("*.json")) if CORPUS.is_dir() else []
 
 pytestmark = [

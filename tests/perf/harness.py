@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
-CORPUS = Path(os.environ.get("STRIPE_EVENTS_DIR", "/work/shared/stripe-events"))
+CORPUS = Path(os.environ.get("STRIPE_EVENTS_DIR", ROOT.parent / "shared" / "stripe-events"))
 SECRET = "whsec_benchmarkandfaulttestsecret0123456789"
 ENCRYPTION_KEY = "Qt7EAvo1N1EDwXzWvS8MwmyGXNtHY6PTNj3J0Zyv6Ww="
 

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0003_connection_constraints"),
+        ("billing", "0004_normalize_state_and_payment_failures"),
     ]
 
     operations = [
