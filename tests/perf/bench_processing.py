@@ -1,4 +1,4 @@
-"""Processing benchmark: a backlog of pending events drained by the real jobs under a real
+"""Processing benchmark: a backlog of pending demo events drained by the real jobs under a real
 `manage.py qcluster`, first with the ORM broker on PostgreSQL, then with the Redis broker.
 Prints events/s for each. Each run gets its own temporary PostgreSQL database.
 
@@ -17,15 +17,16 @@ from tests.perf import harness  # noqa: E402
 
 LOAD_CODE = """
 import json, time
+from billing.demo import demo_events
 from billing.ingest import events_store
 from billing.models import StripeConnection
-from tests.perf import harness
 connection = StripeConnection.objects.get(pk=%(connection)d)
 started = time.perf_counter()
-bodies = harness.make_events(%(count)d, seed=11)
-for i in range(0, len(bodies), 2000):
-    payloads = [json.loads(b) for b in bodies[i:i + 2000]]
-    events_store(connection=connection, payloads=payloads, source="webhook", wake=False)
+# The demo generator's six months of many customers' lives (about 11 events a customer), so
+# the workload has the demo's mix of types and spreads over customers as real traffic does.
+payloads = demo_events(seed=11, customers=max(1, %(count)d // 10), months=6)[:%(count)d]
+for i in range(0, len(payloads), 2000):
+    events_store(connection=connection, payloads=payloads[i:i + 2000], source="webhook", wake=False)
 print(json.dumps({"seconds": time.perf_counter() - started}))
 """
 
