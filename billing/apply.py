@@ -48,17 +48,6 @@ def event_apply(*, event: StripeEvent) -> list[RevenueSignal]:
     return signals
 
 
-def events_apply(*, events: list[StripeEvent]) -> list[RevenueSignal]:
-    """event_apply for a batch, in the order given, placing and running task rules once for all
-    new signals (their rules are loaded once per batch, not per event). One transaction: the
-    caller falls back to event_apply one by one when the batch raises."""
-    signals = [signal for event in events for signal in _apply_one(event)]
-    if signals:
-        place_signals(signals=signals)
-        task_rules_apply(signals=signals)
-    return signals
-
-
 def _apply_one(event: StripeEvent) -> list[RevenueSignal]:
     payload = event.payload if isinstance(event.payload, dict) else {}
     facts = normalize_event(payload)

@@ -23,7 +23,7 @@ def load(name: str) -> dict:
 def apply_payloads(connection, payloads: list[dict]) -> list[StripeEvent]:
     """Store the payloads (as the webhook does) and apply them in the order given; a payload
     seen before is applied again, as an at-least-once job would."""
-    events_store(connection=connection, payloads=payloads, source=EventSource.WEBHOOK)
+    events_store(connection=connection, payloads=payloads, source=EventSource.WEBHOOK, wake=False)
     ids = [p["id"] for p in payloads]
     seen = set()
     for stripe_id in ids:

@@ -4,9 +4,8 @@ import copy
 import itertools
 
 import pytest
-from django.db import transaction
 
-from billing.apply import event_apply, events_apply
+from billing.apply import event_apply
 from billing.ingest import events_store
 from billing.models import Customer, RevenueSignal, Subscription
 from billing.signal_details import details_clean
@@ -186,61 +185,6 @@ def test_unknown_detail_keys_are_refused_on_write():
         "attempt_count": 3,
         "next_payment_attempt": None,
     }
-
-
-def test_a_batch_gives_what_one_by_one_gives(connection):
-    from billing.demo import demo_events
-
-    payloads = demo_events(seed=11, customers=6, months=3)
-    one_by_one = apply_payloads(connection, payloads)
-    expected = sorted(
-        (s.event.stripe_id, s.kind, s.amount, s.mrr_delta, s.customer_id is not None)
-        for s in RevenueSignal.objects.filter(workspace=connection.workspace)
-    )
-    other = StripeConnectionFactory(
-        workspace=services.workspace_create(
-            name="Batch", owner=UserFactory(email="batch@apply.test"), slug="batch"
-        )
-    )
-    events_store(connection=other, payloads=payloads)
-    by_id = {e.stripe_id: e for e in other.events.all()}
-    batch = events_apply(events=[by_id[e.stripe_id] for e in one_by_one])
-    assert len(batch) == len(expected)
-    assert (
-        sorted(
-            (s.event.stripe_id, s.kind, s.amount, s.mrr_delta, s.customer_id is not None)
-            for s in batch
-        )
-        == expected
-    )
-    assert SignalPlacement.objects.filter(signal__in=batch).count() >= len(batch)
-    assert events_apply(events=list(by_id.values())) == []
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "synthetic_basil_subscription_upgraded.json",
-        "synthetic_basil_invoice_paid_after_retries.json",
-        "supabase-stripe-sync-engine__charge_refunded.json",
-    ],
-)
-def test_odd_values_in_any_field_never_break_applying(connection, name):
-    payload = load(name)
-    counter = itertools.count()
-    mutations = []
-    for key in payload["data"]["object"]:
-        if key in ("id", "object"):
-            continue
-        for value in (None, "x", -5, {}, [], {"data": "nope"}):
-            mutated = copy.deepcopy(payload)
-            mutated["id"] = f"evt_odd_{next(counter)}"
-            mutated["data"]["object"][key] = value
-            mutations.append(mutated)
-    events_store(connection=connection, payloads=mutations)
-    for event in connection.events.all():
-        with transaction.atomic():
-            event_apply(event=event)
 
 
 def _intent_failed():

@@ -36,7 +36,7 @@ def _second_subscription(payload):
 def test_concurrent_subscription_changes_keep_the_customer_mrr(monkeypatch):
     connection = StripeConnectionFactory()
     first = load("synthetic_basil_subscription_created.json")
-    events_store(connection=connection, payloads=[first, _second_subscription(first)])
+    events_store(connection=connection, payloads=[first, _second_subscription(first)], wake=False)
     Customer.objects.create(
         workspace=connection.workspace,
         connection=connection,
