@@ -339,6 +339,8 @@ class RevenueSignal(models.Model):
             ),
             # A customer's timeline.
             models.Index(fields=["customer", "-occurred_at"], name="billing_signal_customer_time"),
+            # Processing: an invoice's earlier failures (recoveries) and its payment.
+            models.Index(fields=["workspace", "object_id"], name="billing_signal_ws_object"),
         ]
 
     def __str__(self):
