@@ -341,6 +341,12 @@ class RevenueSignal(models.Model):
             models.Index(fields=["customer", "-occurred_at"], name="billing_signal_customer_time"),
             # Processing: an invoice's earlier failures (recoveries) and its payment.
             models.Index(fields=["workspace", "object_id"], name="billing_signal_ws_object"),
+            # Processing: the few signals still waiting for their customer (disputes, refunds).
+            models.Index(
+                fields=["workspace"],
+                condition=models.Q(customer__isnull=True),
+                name="billing_signal_no_customer",
+            ),
         ]
 
     def __str__(self):
