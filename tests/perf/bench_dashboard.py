@@ -142,12 +142,13 @@ def generate():
             "customers",
             f"""
             INSERT INTO billing_customer (workspace_id, connection_id, uuid, stripe_id, email,
-              name, livemode, status, mrr, currency, metadata, deleted, first_seen_at, state_as_of)
+              name, livemode, status, mrr, currency, metadata, deleted, first_seen_at, state_as_of,
+              state_event_id)
             SELECT {ws}, {cn}, gen_random_uuid(), 'cus_bench' || g, 'customer' || g || '@example.org',
               'Customer ' || g, true, 'active',
               CASE WHEN g % 20 = 0 THEN 500000 + (g % 4) * 100000 ELSE 1900 + (g % 5) * 2000 END,
               CASE WHEN g % 20 = 0 THEN 'jpy' WHEN g % 4 = 0 THEN 'usd' ELSE 'eur' END,
-              '{{}}'::jsonb, false, now() - (g % 700) * interval '1 day', now()
+              '{{}}'::jsonb, false, now() - (g % 700) * interval '1 day', now(), ''
             FROM generate_series(1, {CUSTOMERS}) g
             """,
         ),
@@ -156,12 +157,12 @@ def generate():
             f"""
             INSERT INTO billing_subscription (workspace_id, customer_id, stripe_id, status,
               price_id, product_id, plan_name, quantity, mrr, currency, items,
-              cancel_at_period_end, livemode, state_as_of)
+              cancel_at_period_end, livemode, state_as_of, state_event_id)
             SELECT {ws}, c.id, 'sub_bench' || c.id,
               CASE WHEN c.id % 20 = 1 THEN 'past_due' WHEN c.id % 14 = 0 THEN 'canceled'
                    ELSE 'active' END,
               'price_bench', 'prod_bench', (ARRAY['Starter','Pro','Business'])[1 + c.id % 3],
-              1, c.mrr, c.currency, '[]'::jsonb, c.id % 25 = 0, true, now()
+              1, c.mrr, c.currency, '[]'::jsonb, c.id % 25 = 0, true, now(), ''
             FROM billing_customer c WHERE c.workspace_id = {ws}
             """,
         ),
