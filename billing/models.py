@@ -164,8 +164,15 @@ class StripeEvent(models.Model):
             ),
         ]
         indexes = [
-            # The processing claim and the sweep: events waiting for work, oldest first.
+            # The sweep: events of one status whose time has come (e.g. expired claims).
             models.Index(fields=["status", "next_attempt_at"], name="billing_event_work_queue"),
+            # The processing claim: due events in claim order, read in index order, so a claim
+            # costs the same with a backlog of a million as with ten.
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                condition=models.Q(status__in=["pending", "failed"]),
+                name="billing_event_due",
+            ),
             # The event log page: a workspace's newest events, filtered by status or type.
             models.Index(fields=["workspace", "-received_at"], name="billing_event_ws_received"),
         ]
