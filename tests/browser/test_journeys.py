@@ -32,6 +32,8 @@ def test_member_reorders_steps_and_edits_a_rule_with_the_live_preview(
     # Swapped in place by htmx: no reload, and the focus stays on the button for the next press.
     assert page.evaluate("window.__noReload") is True
     expect(page.get_by_role("button", name="Move Trial down")).to_be_focused()
+    # The next press after htmx has settled the first swap, as a person's would be.
+    expect(page.locator(".htmx-request, .htmx-settling, .htmx-swapping")).to_have_count(0)
     page.keyboard.press("Enter")
     pay = page.locator(".stage", has_text="Pay & retain")
     expect(pay.locator(".step input[name=name]").first).to_have_value("Trial")
