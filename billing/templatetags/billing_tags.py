@@ -7,39 +7,20 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
 from billing.models import SignalKind
+from tasks.money import (
+    SYMBOLS,
+    THREE_DECIMAL_CURRENCIES,
+    ZERO_DECIMAL_CURRENCIES,
+    currency_exponent,
+)
 
 register = template.Library()
 
-# Stripe's zero- and three-decimal currencies; every other currency has two decimals.
-_ZERO_DECIMAL = frozenset(
-    [
-        "bif",
-        "clp",
-        "djf",
-        "gnf",
-        "jpy",
-        "kmf",
-        "krw",
-        "mga",
-        "pyg",
-        "rwf",
-        "ugx",
-        "vnd",
-        "vuv",
-        "xaf",
-        "xof",
-        "xpf",
-    ]
-)
-_THREE_DECIMAL = frozenset(["bhd", "jod", "kwd", "omr", "tnd"])
-_SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "krw": "₩", "inr": "₹"}
-
-
-def exponent_of(currency: str) -> int:
-    code = (currency or "").lower()
-    if code in _ZERO_DECIMAL:
-        return 0
-    return 3 if code in _THREE_DECIMAL else 2
+# One table of exponents and symbols for the whole product (tasks/money.py).
+_ZERO_DECIMAL = ZERO_DECIMAL_CURRENCIES
+_THREE_DECIMAL = THREE_DECIMAL_CURRENCIES
+_SYMBOLS = SYMBOLS
+exponent_of = currency_exponent
 
 
 def format_money(amount: int | None, currency: str, *, signed: bool = False) -> str:
