@@ -4,13 +4,13 @@ from collections.abc import Callable
 from datetime import datetime
 
 from billing.models import RevenueSignal, SignalKind
-from billing.templatetags.billing_tags import format_money
+from custory.money import money_format
 
 K = SignalKind
 
 
 def _money(signal: RevenueSignal) -> str:
-    return format_money(signal.amount, signal.currency) if signal.amount is not None else ""
+    return money_format(signal.amount, signal.currency) if signal.amount is not None else ""
 
 
 def _words(code: str) -> str:
@@ -96,7 +96,7 @@ def _checkout_abandoned(s, d):
 
 
 def _mrr(s):
-    return format_money(s.mrr_delta, s.currency, signed=True) + " MRR" if s.mrr_delta else ""
+    return money_format(s.mrr_delta, s.currency, signed=True) + " MRR" if s.mrr_delta else ""
 
 
 def _subscription_started(s, d):
@@ -118,8 +118,8 @@ def _plan_change(word):
     def describe(s, d):
         text = f"Plan {word}"
         if d.get("previous_mrr") is not None and d.get("new_mrr") is not None:
-            before = format_money(d["previous_mrr"], s.currency)
-            after = format_money(d["new_mrr"], s.currency)
+            before = money_format(d["previous_mrr"], s.currency)
+            after = money_format(d["new_mrr"], s.currency)
             text += f" from {before} to {after} a month"
         if s.mrr_delta:
             text += f" ({_mrr(s)})"

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 from django.http import StreamingHttpResponse
 
-from billing.templatetags.billing_tags import exponent_of
+from custory.money import major_text
 
 COLUMNS = [
     "occurred_at",
@@ -31,13 +31,6 @@ class _Echo:
         return value
 
 
-def _major(amount, currency) -> str:
-    if amount is None:
-        return ""
-    exponent = exponent_of(currency)
-    return f"{amount / 10**exponent:.{exponent}f}" if exponent else str(amount)
-
-
 def signal_rows(queryset) -> Iterator[list]:
     rows = queryset.values_list(
         "occurred_at",
@@ -58,9 +51,9 @@ def signal_rows(queryset) -> Iterator[list]:
         yield [
             occurred_at.isoformat(),
             kind,
-            _major(amount, currency),
+            major_text(amount, currency),
             (currency or "").upper(),
-            _major(mrr, currency) if mrr else "",
+            major_text(mrr, currency) if mrr else "",
             email or "",
             name or "",
             cus or "",

@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from billing.models import SignalKind, StripeConnection
-from billing.templatetags.billing_tags import _THREE_DECIMAL, _ZERO_DECIMAL
+from custory.money import THREE_DECIMAL_CURRENCIES, ZERO_DECIMAL_CURRENCIES
 
 PERIOD_CHOICES = [
     ("7", "7 days"),
@@ -201,7 +201,7 @@ def amount_q(lookup: str, value: Decimal) -> Q:
         except InvalidOperation:
             return 0
 
-    zero, three = sorted(_ZERO_DECIMAL), sorted(_THREE_DECIMAL)
+    zero, three = sorted(ZERO_DECIMAL_CURRENCIES), sorted(THREE_DECIMAL_CURRENCIES)
     return (
         Q(currency__in=zero, **{f"amount__{lookup}": minor(0)})
         | Q(currency__in=three, **{f"amount__{lookup}": minor(3)})

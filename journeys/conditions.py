@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from billing.models import RevenueSignal
+from custory.money import money_format
 
 # Stripe's subscription statuses, for the subscription_status condition.
 SUBSCRIPTION_STATUSES = [
@@ -139,7 +140,6 @@ def signal_matches(conditions: dict[str, Any], signal: RevenueSignal) -> bool:
 
 def conditions_describe(conditions: dict[str, Any]) -> str:
     """A short human reading of conditions: "amount ≥ €100.00, customer plan = pro"."""
-    from tasks.money import money_format
 
     currency = conditions.get("currency", "")
     parts = []

@@ -6,9 +6,9 @@ from typing import Any
 from django import forms
 
 from billing.models import SignalKind
+from custory.money import currency_exponent, money_parse
 from journeys.conditions import SUBSCRIPTION_STATUSES
 from journeys.models import Journey, MappingRule, Step
-from tasks.money import currency_exponent, money_parse
 
 
 class JourneyForm(forms.Form):

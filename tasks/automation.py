@@ -22,11 +22,11 @@ from django.utils import timezone
 from billing.models import RevenueSignal
 from custory.batching import batch_memo
 from custory.models import Membership, User
+from custory.money import money_format
 from journeys.models import SignalPlacement, Step
 from tasks import emails
 from tasks.conditions import conditions_met
 from tasks.models import FollowUpTask, TaskComment, TaskRule, TaskSignal, TaskSignalReason
-from tasks.money import money_format
 from tasks.selectors import default_steps_for_signals, kind_phrase, signal_placeholders, step_label
 from tasks.services import task_create, task_status_set
 from tasks.templating import template_render

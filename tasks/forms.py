@@ -9,10 +9,10 @@ from django.utils import timezone
 
 from billing.models import SignalKind
 from custory.models import Role, User, Workspace
+from custory.money import currency_exponent, money_parse
 from journeys.models import Step
 from tasks.conditions import MAX_REPEAT_DAYS
 from tasks.models import TaskPriority, TaskRule, TaskStatus
-from tasks.money import currency_exponent, money_parse
 from tasks.selectors import step_label, workspace_members
 from tasks.templating import PLACEHOLDERS, template_errors
 

@@ -8,9 +8,9 @@ from django.db.models import QuerySet
 
 from billing.models import Customer, RevenueSignal, SignalKind
 from custory.models import AuditEvent, Role, User, Workspace
+from custory.money import money_format
 from journeys.models import SignalPlacement, Step
 from tasks.models import FollowUpTask, TaskComment
-from tasks.money import money_format
 
 # How a signal kind reads inside a sentence: "Follow up: failed payment — Acme Inc (€49.00)".
 KIND_PHRASES: dict[str, str] = {

@@ -10,6 +10,7 @@ from django.utils import timezone
 from billing.models import Customer, RevenueSignal, SignalKind
 from custory.audit import audit_record
 from custory.models import Membership, Role, User, Workspace
+from custory.money import currency_exponent
 from journeys.models import Step
 from tasks import emails
 from tasks.conditions import conditions_validate
@@ -22,7 +23,6 @@ from tasks.models import (
     TaskSignalReason,
     TaskStatus,
 )
-from tasks.money import currency_exponent
 from tasks.selectors import signal_step, step_label
 from tasks.templating import template_errors
 

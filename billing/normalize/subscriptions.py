@@ -8,7 +8,6 @@ Both are read; the item's `price` wins over its legacy `plan` when both are pres
 from decimal import Decimal
 from typing import Any
 
-from billing.money import monthly, round_minor
 from billing.normalize.common import (
     Facts,
     SignalFact,
@@ -22,6 +21,7 @@ from billing.normalize.common import (
     obj_id,
     timestamp,
 )
+from custory.money import monthly, round_minor
 
 # Statuses whose MRR counts in the customer's MRR.
 COUNTED_STATUSES = frozenset({"active", "trialing", "past_due"})

@@ -1,69 +1,12 @@
-"""Dashboard template helpers: money with the currency's exponent, per-currency totals, kinds."""
-
-from decimal import Decimal
+"""Dashboard template helpers: kind labels, percentages, changes, sparklines and charts."""
 
 from django import template
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
 from billing.models import SignalKind
-from tasks.money import (
-    SYMBOLS,
-    THREE_DECIMAL_CURRENCIES,
-    ZERO_DECIMAL_CURRENCIES,
-    currency_exponent,
-)
 
 register = template.Library()
-
-# One table of exponents and symbols for the whole product (tasks/money.py).
-_ZERO_DECIMAL = ZERO_DECIMAL_CURRENCIES
-_THREE_DECIMAL = THREE_DECIMAL_CURRENCIES
-_SYMBOLS = SYMBOLS
-exponent_of = currency_exponent
-
-
-def format_money(amount: int | None, currency: str, *, signed: bool = False) -> str:
-    """4900, "eur" → "€49.00"; 5000, "jpy" → "¥5,000"; signed adds "+" to positive amounts."""
-    if amount is None:
-        return ""
-    exponent = exponent_of(currency)
-    sign = "-" if amount < 0 else ("+" if signed and amount > 0 else "")
-    number = f"{Decimal(abs(int(amount))).scaleb(-exponent):,.{exponent}f}"
-    code = (currency or "").lower()
-    if code in _SYMBOLS:
-        return f"{sign}{_SYMBOLS[code]}{number}"
-    if not code:
-        return f"{sign}{number}"
-    return f"{sign}{code.upper()} {number}"
-
-
-@register.filter
-def money(amount, currency):
-    """{{ signal.amount|money:signal.currency }}"""
-    return format_money(amount, currency)
-
-
-@register.filter
-def money_signed(amount, currency):
-    return format_money(amount, currency, signed=True)
-
-
-@register.filter
-def amounts(per_currency):
-    """[("eur", 4900), ("jpy", 5000)] → "€49.00 · ¥5,000" (never converted)."""
-    if not per_currency:
-        return "—"
-    items = per_currency.items() if isinstance(per_currency, dict) else per_currency
-    return " · ".join(format_money(value, currency) for currency, value in items)
-
-
-@register.filter
-def amounts_signed(per_currency):
-    if not per_currency:
-        return "—"
-    items = per_currency.items() if isinstance(per_currency, dict) else per_currency
-    return " · ".join(format_money(value, currency, signed=True) for currency, value in items)
 
 
 @register.filter

@@ -3,7 +3,6 @@
 from django import template
 
 from tasks.models import FollowUpTask
-from tasks.money import money_format
 
 register = template.Library()
 
@@ -32,9 +31,3 @@ def customer_tasks(customer):
         workspace_id=customer.workspace_id, customer=customer
     ).select_related("assignee")[:50]
     return {"tasks": tasks, "empty_text": "No tasks for this customer."}
-
-
-@register.simple_tag
-def task_money(amount, currency):
-    """{% task_money 4900 "eur" %} → €49.00, with the currency's exponent."""
-    return money_format(amount, currency)

@@ -4,8 +4,8 @@ import copy
 
 import pytest
 
-from billing.money import currency_exponent, monthly, round_minor, to_major
 from billing.normalize import is_basil, normalize_event
+from custory.money import currency_exponent, monthly, round_minor, to_major
 from tests.billing.apply_support import load
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
+from custory.money import money_format, money_parse
 from tasks.conditions import conditions_validate
-from tasks.money import money_format, money_parse
 from tasks.templating import template_errors, template_render
 
 
