@@ -1,7 +1,7 @@
 """The keys a RevenueSignal's `details` may carry; every reader and writer uses these names.
 
 All optional. Money is in minor units of the signal's currency; times are ISO 8601 UTC strings.
-`details_clean` is called on every write (billing.apply) and refuses keys not listed here.
+`details_clean` is called on every write (billing.pipeline.apply) and refuses keys not listed here.
 """
 
 from typing import Any, TypedDict, get_type_hints

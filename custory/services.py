@@ -6,6 +6,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.text import slugify
 
 from custory.audit import audit_record
@@ -31,14 +32,13 @@ def _unique_slug(name: str) -> str:
 
 @transaction.atomic
 def workspace_create(*, name: str, owner, slug: str | None = None) -> Workspace:
-    """Create a workspace with its default journey and task rules; the owner becomes its admin."""
-    from journeys.services import journey_install_default
-    from tasks.services import task_rules_install_default
-
+    """Create a workspace with its defaults (settings.WORKSPACE_DEFAULTS); the owner is admin."""
     workspace = Workspace.objects.create(name=name, slug=slug or _unique_slug(name))
     Membership.objects.create(workspace=workspace, user=owner, role=Role.ADMIN)
-    journey_install_default(workspace=workspace)
-    task_rules_install_default(workspace=workspace)
+    # The core knows no domain app: each app installs its defaults through a dotted path here,
+    # the way Django resolves MIDDLEWARE.
+    for path in settings.WORKSPACE_DEFAULTS:
+        import_string(path)(workspace=workspace)
     audit_record(workspace=workspace, actor=owner, action="workspace.create", target=workspace)
     return workspace
 

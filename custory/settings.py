@@ -45,6 +45,13 @@ INSTALLED_APPS = [
     "journeys",
     "billing",
     "tasks",
+    "billing.pipeline",
+]
+
+# What a new workspace gets, in order: each is called with workspace=… (custory.services).
+WORKSPACE_DEFAULTS = [
+    "journeys.services.journey_install_default",
+    "tasks.services.task_rules_install_default",
 ]
 
 MIDDLEWARE = [
@@ -179,7 +186,7 @@ if not CUSTORY_ENCRYPTION_KEYS and DEBUG:
     import base64
 
     # Only for local debugging: a key derived from SECRET_KEY. Without DEBUG, connecting Stripe
-    # is refused with a clear message until CUSTORY_ENCRYPTION_KEYS is set (billing.crypto).
+    # is refused with a clear message until CUSTORY_ENCRYPTION_KEYS is set (pipeline's crypto).
     CUSTORY_ENCRYPTION_KEYS = [
         base64.urlsafe_b64encode(hashlib.sha256(SECRET_KEY.encode()).digest()).decode()
     ]
@@ -230,7 +237,7 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # The stripe library logs request and response bodies at INFO/DEBUG: never payloads.
         "stripe": {"level": "WARNING"},
-        # Rejected webhooks are logged by billing.webhooks with a one-line reason instead.
+        # Rejected webhooks are logged by billing.pipeline.webhooks with a one-line reason instead.
         "django.request": {"level": "ERROR"},
         "django.security.DisallowedHost": {"level": "ERROR"},
     },

@@ -1,7 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from billing import webhooks
 from custory import views
 
 urlpatterns = [
@@ -9,11 +8,11 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("workspaces/new/", views.workspace_create, name="workspace_create"),
     path("invitations/<uuid:token>/", views.invitation_accept, name="invitation_accept"),
-    path("hooks/stripe/<uuid:endpoint>/", webhooks.stripe_webhook, name="stripe_webhook"),
+    path("hooks/stripe/", include("billing.pipeline.webhook_urls")),
     path("api/v1/", include("custory.api_urls")),
     path("admin/", admin.site.urls),
     path("w/<slug:slug>/", include("journeys.urls")),
-    path("w/<slug:slug>/", include("billing.urls")),
+    path("w/<slug:slug>/", include("billing.pipeline.urls")),
     path("w/<slug:slug>/", include("tasks.urls")),
     path("w/<slug:slug>/settings/", include("custory.workspace_urls")),
 ]

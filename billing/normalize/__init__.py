@@ -1,7 +1,7 @@
 """Pure functions from one Stripe event (a dict, as received) to the facts it implies.
 
 No database and no clock: the same event always gives the same facts, which is what makes
-processing idempotent and order-proof. billing.apply turns the facts into rows.
+processing idempotent and order-proof. billing.pipeline.apply turns the facts into rows.
 """
 
 from collections.abc import Callable

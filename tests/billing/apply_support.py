@@ -7,9 +7,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from billing.apply import event_apply
-from billing.ingest import events_store
 from billing.models import EventSource, EventStatus, StripeConnection, StripeEvent
+from billing.pipeline.apply import event_apply
+from billing.pipeline.ingest import events_store
 from tests.stripe_corpus import CORPUS
 
 SYNTHETIC = Path(__file__).parent / "synthetic"

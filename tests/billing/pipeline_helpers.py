@@ -4,8 +4,8 @@ import json
 import time
 import uuid
 
-from billing import crypto
 from billing.models import WebhookSecret
+from billing.pipeline import crypto
 from tests.factories import StripeConnectionFactory
 from tests.stripe_signing import sign_payload
 

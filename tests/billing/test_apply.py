@@ -5,9 +5,9 @@ import itertools
 
 import pytest
 
-from billing.apply import event_apply
-from billing.ingest import events_store
 from billing.models import Customer, RevenueSignal, Subscription
+from billing.pipeline.apply import event_apply
+from billing.pipeline.ingest import events_store
 from billing.signal_details import details_clean
 from custory import services
 from journeys.models import SignalPlacement

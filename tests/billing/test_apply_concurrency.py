@@ -8,9 +8,9 @@ import pytest
 from django.db import connection as db
 from django.db import transaction
 
-from billing import apply
-from billing.ingest import events_store
 from billing.models import Customer, StripeEvent
+from billing.pipeline import apply
+from billing.pipeline.ingest import events_store
 from tests.billing.apply_support import load
 from tests.factories import StripeConnectionFactory
 

@@ -6,8 +6,8 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 
-from billing import connections, crypto
 from billing.models import ConnectionStatus, StripeConnection, StripeEvent, WebhookSecret
+from billing.pipeline import connections, crypto
 from custory.models import AuditEvent
 from tests.factories import StripeEventFactory
 from tests.stripe_fake import RK_TEST, WHSEC_NEW, WHSEC_OLD, serve_fake_stripe

@@ -7,7 +7,6 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection as db
 
-from billing import connections
 from billing.models import (
     ConnectionStatus,
     Customer,
@@ -20,6 +19,7 @@ from billing.models import (
     Subscription,
     WebhookSecret,
 )
+from billing.pipeline import connections
 from custory.models import AuditEvent
 from journeys.models import SignalPlacement, StepDailyRollup
 from tasks.models import FollowUpTask

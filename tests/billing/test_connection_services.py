@@ -1,4 +1,4 @@
-"""Connecting, verifying, rotating and replacing: the services in billing.connections."""
+"""Connecting, verifying, rotating and replacing: the services in billing.pipeline.connections."""
 
 import json
 
@@ -9,9 +9,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db import connection as db
 
-from billing import connections, crypto
 from billing.event_types import PROCESSED_EVENT_TYPES
 from billing.models import ConnectionStatus, StripeConnection, WebhookSecret
+from billing.pipeline import connections, crypto
 from custory.models import AuditEvent
 from tests.factories import StripeConnectionFactory
 from tests.stripe_fake import (

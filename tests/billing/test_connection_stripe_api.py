@@ -2,7 +2,7 @@
 
 import pytest
 
-from billing import stripe_api
+from billing.pipeline import stripe_api
 from tests.stripe_fake import RK_TEST, refused_url, serve_fake_stripe
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,6 @@ import pytest
 from cryptography.fernet import Fernet
 from django.urls import reverse
 
-from billing import connections, crypto
 from billing.event_types import PROCESSED_EVENT_TYPES
 from billing.models import (
     ConnectionStatus,
@@ -13,6 +12,7 @@ from billing.models import (
     StripeConnection,
     StripeEvent,
 )
+from billing.pipeline import connections, crypto
 from custory.models import AuditEvent
 from tests.factories import StripeEventFactory
 from tests.stripe_fake import (

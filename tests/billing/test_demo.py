@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 import pytest
 from django.core.management import call_command
 
-from billing.demo import demo_events, demo_seed
 from billing.models import Customer, EventStatus, RevenueSignal, StripeConnection, StripeEvent
 from billing.normalize import normalize_event
+from billing.pipeline.demo import demo_events, demo_seed
 from custory import services
 from tests.factories import UserFactory
 

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def stub_apply(monkeypatch):
     """Events here are factory-made: apply nothing, this is about the log and retries."""
-    monkeypatch.setattr("billing.jobs.event_apply", lambda *, event: [])
+    monkeypatch.setattr("billing.pipeline.jobs.event_apply", lambda *, event: [])
 
 
 @pytest.fixture

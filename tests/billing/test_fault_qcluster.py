@@ -24,7 +24,7 @@ MIN_KILLS = 8
 VERIFY_CODE = """
 import json
 from django.db.models import Count
-from billing.jobs import events_sweep
+from billing.pipeline.jobs import events_sweep
 from billing.models import RevenueSignal, StripeEvent
 sweep = events_sweep() if %(sweep)s else {}
 acked = set(json.load(open(%(acked)r)))

@@ -9,9 +9,7 @@ from django.db import connections as db_connections
 from django.utils import timezone
 from django_q.models import Success
 
-from billing import connections
 from billing.event_types import PROCESSED_EVENT_TYPES
-from billing.jobs_import import JOB, history_import_run
 from billing.models import (
     EventSource,
     EventStatus,
@@ -20,6 +18,8 @@ from billing.models import (
     StripeConnection,
     StripeEvent,
 )
+from billing.pipeline import connections
+from billing.pipeline.history_jobs import JOB, history_import_run
 from tests.stripe_fake import RK_TEST, WHSEC_OLD, serve_fake_stripe
 
 

@@ -7,9 +7,9 @@ from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from billing import apply, jobs
-from billing.ingest import event_retry, events_retry_failed, events_store
 from billing.models import ConnectionStatus, EventDrainState, EventStatus, StripeEvent
+from billing.pipeline import apply, jobs
+from billing.pipeline.ingest import event_retry, events_retry_failed, events_store
 from custory.models import AuditEvent
 from tests.billing.pipeline_helpers import connection_with_secret, event_payload
 from tests.factories import StripeEventFactory

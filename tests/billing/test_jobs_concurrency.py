@@ -7,8 +7,8 @@ from django.db import connection as db_connection
 from django.db import connections
 from django.utils import timezone
 
-from billing import jobs
 from billing.models import EventStatus, StripeEvent
+from billing.pipeline import jobs
 from tests.billing.pipeline_helpers import connection_with_secret
 from tests.factories import StripeEventFactory
 

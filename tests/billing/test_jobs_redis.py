@@ -6,8 +6,8 @@ import os
 import pytest
 from django.utils import timezone
 
-from billing import jobs
 from billing.models import EventDrainState, EventStatus, StripeEvent
+from billing.pipeline import jobs
 from tests.billing.pipeline_helpers import connection_with_secret, event_payload, post_signed
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
@@ -37,7 +37,7 @@ def redis_broker(monkeypatch):
     from django_q.brokers import get_broker
     from django_q.conf import Conf
 
-    monkeypatch.setattr("billing.jobs.event_apply", lambda *, event: [])  # the stub apply
+    monkeypatch.setattr("billing.pipeline.jobs.event_apply", lambda *, event: [])  # the stub apply
     monkeypatch.setattr(Conf, "SYNC", False)
     monkeypatch.setattr(Conf, "ORM", None)
     monkeypatch.setattr(Conf, "REDIS", REDIS_URL)

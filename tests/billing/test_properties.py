@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from billing.demo import demo_events
 from billing.models import Customer, RevenueSignal, Subscription
+from billing.pipeline.demo import demo_events
 from tests.billing.apply_support import apply_payloads
 from tests.factories import StripeConnectionFactory, WorkspaceFactory
 

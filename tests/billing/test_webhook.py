@@ -13,7 +13,6 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from billing import webhooks
 from billing.models import (
     ConnectionStatus,
     EventDrainState,
@@ -22,6 +21,7 @@ from billing.models import (
     StripeEvent,
     WebhookSecret,
 )
+from billing.pipeline import webhooks
 from tests.billing.pipeline_helpers import (
     SECRET,
     connection_with_secret,
@@ -50,7 +50,7 @@ def test_a_signed_event_is_stored_and_processed(
     client, connection, django_capture_on_commit_callbacks, monkeypatch
 ):
     # The stub apply: this is about the pipeline, not about what the event means.
-    monkeypatch.setattr("billing.jobs.event_apply", lambda *, event: [])
+    monkeypatch.setattr("billing.pipeline.jobs.event_apply", lambda *, event: [])
     payload = event_payload("invoice.payment_failed")
     with django_capture_on_commit_callbacks(execute=True):
         response = post_signed(client, connection, payload)
@@ -121,7 +121,7 @@ def test_event_and_job_commit_together_rollback_leaves_neither(
     """If the transaction fails after the insert, neither the event nor its job remains."""
     from django_q.models import OrmQ
 
-    from billing import ingest, jobs
+    from billing.pipeline import ingest, jobs
 
     def enqueue_then_fail(**kwargs):
         jobs.drain_request(**kwargs)
@@ -151,7 +151,7 @@ def test_types_we_do_not_process_are_stored_as_ignored(client, connection, no_in
 
 
 def test_a_rotated_connection_accepts_both_active_secrets(client, connection):
-    from billing import crypto
+    from billing.pipeline import crypto
 
     new_secret = "whsec_newsecretafterrotation0123456789"
     WebhookSecret.objects.create(

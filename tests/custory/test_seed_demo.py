@@ -5,6 +5,9 @@ from django.core.management import call_command
 
 from custory.models import AuditEvent, Membership, Role, User, Workspace
 
+# Each test seeds six months of demo history (tens of seconds).
+pytestmark = pytest.mark.slow
+
 
 def _counts():
     return (

@@ -17,8 +17,8 @@ from tests.perf import harness  # noqa: E402
 
 LOAD_CODE = """
 import json, time
-from billing.demo import demo_events
-from billing.ingest import events_store
+from billing.pipeline.demo import demo_events
+from billing.pipeline.ingest import events_store
 from billing.models import StripeConnection
 connection = StripeConnection.objects.get(pk=%(connection)d)
 started = time.perf_counter()
@@ -32,7 +32,7 @@ print(json.dumps({"seconds": time.perf_counter() - started}))
 
 WAKE_CODE = """
 import json
-from billing.jobs import drain_request
+from billing.pipeline.jobs import drain_request
 print(json.dumps({"woke": drain_request(force=True)}))
 """
 

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from billing.models import RevenueSignal, SignalKind, StripeEvent
-from journeys import jobs, services
+from journeys import jobs, rule_services, services
 from journeys.models import RemapRun, RemapStatus
 from journeys.placement import place_signals
 from journeys.selectors import rule_preview
@@ -61,7 +61,7 @@ def test_remapping_5000_signals_after_a_rule_change(workspace, admin):
     preview_seconds = time.perf_counter() - started
     print(f"\nlive preview over {preview.scanned} signals: {preview_seconds * 1000:.0f} ms")
     assert preview_seconds < 10
-    rule = services.rule_create(
+    rule = rule_services.rule_create(
         journey=journey,
         actor=admin,
         kinds=["payment_failed", "refund"],

@@ -1,9 +1,11 @@
 """Create (or refresh) the demo workspace with its three users; safe to run again and again."""
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from billing.pipeline.demo import demo_seed
 from custory import services
 from custory.models import Membership, Role, User, Workspace
 
@@ -46,16 +48,12 @@ class Command(BaseCommand):
             self.stdout.write(f"  {role:8} {email} / {password}")
 
     def _verify_email(self, user):
-        from allauth.account.models import EmailAddress
-
         EmailAddress.objects.update_or_create(
             user=user, email=user.email, defaults={"verified": True, "primary": True}
         )
 
     def seed_billing(self, workspace):
         """Six months of demo Stripe history, stored and processed as webhooks would be."""
-        from billing.demo import demo_seed
-
         admin = Membership.objects.filter(workspace=workspace, role=Role.ADMIN).first()
         stored, processed = demo_seed(workspace=workspace, actor=admin.user if admin else None)
         self.stdout.write(f"  Stripe demo history: {stored} new events, {processed} processed")

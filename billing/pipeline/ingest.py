@@ -6,14 +6,14 @@ committed event and no job exists for an event that was not committed.
 """
 
 from datetime import UTC, datetime
-from functools import cache
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.event_types import PROCESSED_EVENT_TYPES
-from billing.jobs import drain_request
 from billing.models import EventSource, EventStatus, StripeConnection, StripeEvent
+from billing.pipeline import hot_sql
+from billing.pipeline.jobs import drain_request
 from custory.audit import audit_record
 from custory.models import Workspace
 
@@ -47,40 +47,6 @@ def _row(
     )
 
 
-_INSERT_FIELDS = (
-    "workspace",
-    "connection",
-    "stripe_id",
-    "type",
-    "api_version",
-    "created",
-    "livemode",
-    "payload",
-    "source",
-    "status",
-    "attempts",
-    "last_error",
-    "received_at",
-    "next_attempt_at",
-)
-
-
-@cache
-def _insert_sql() -> tuple[str, tuple]:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING id, built once from the model's metadata."""
-    meta = StripeEvent._meta
-    fields = tuple(meta.get_field(name) for name in _INSERT_FIELDS)
-    quote = connection.ops.quote_name
-    unique = next(c for c in meta.constraints if c.name == "billing_event_unique_per_workspace")
-    conflict = ", ".join(quote(meta.get_field(name).column) for name in unique.fields)
-    table, pk = quote(meta.db_table), quote(meta.pk.column)
-    columns = ", ".join(quote(f.column) for f in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    # Only identifiers from the model's metadata are interpolated; values are parameters.
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) ON CONFLICT ({conflict}) DO NOTHING RETURNING {pk}"  # noqa: E501, S608
-    return sql, fields
-
-
 def event_receive(
     *, workspace_id: int, connection_id: int, payload: dict, source: str = EventSource.WEBHOOK
 ) -> bool:
@@ -96,7 +62,7 @@ def event_receive(
         source=source,
         now=timezone.now(),
     )
-    sql, fields = _insert_sql()
+    sql, fields = hot_sql.event_insert_sql()
     values = [field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, values)

@@ -1,17 +1,8 @@
 from django.urls import path
 
-from billing import event_views, settings_views, views
+from billing.pipeline import event_views, settings_views
 
 app_name = "billing"
-
-# Signals and customers (dashboard).
-dashboard_urlpatterns = [
-    path("signals/", views.signal_list, name="signal_list"),
-    path("signals/export.csv", views.signal_export, name="signal_export"),
-    path("signals/<uuid:uuid>/", views.signal_detail, name="signal_detail"),
-    path("customers/", views.customer_list, name="customer_list"),
-    path("customers/<uuid:uuid>/", views.customer_detail, name="customer_detail"),
-]
 
 # Connecting, rotating and revoking Stripe; history import.
 connection_urlpatterns = [
@@ -75,4 +66,4 @@ event_urlpatterns = [
     ),
 ]
 
-urlpatterns = dashboard_urlpatterns + connection_urlpatterns + event_urlpatterns
+urlpatterns = connection_urlpatterns + event_urlpatterns

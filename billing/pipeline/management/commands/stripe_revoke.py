@@ -3,8 +3,8 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from billing import connections
 from billing.models import StripeConnection
+from billing.pipeline import connections
 from custory.models import Workspace
 
 

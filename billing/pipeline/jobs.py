@@ -12,21 +12,21 @@ makes the Redis broker (no delivery receipts) lose nothing.
 import logging
 import time
 from datetime import timedelta
-from functools import cache
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from billing.apply import event_apply
 from billing.models import EventDrainState, EventStatus, StripeEvent
+from billing.pipeline import hot_sql
+from billing.pipeline.apply import event_apply
 from custory.batching import batch_scope
 
 logger = logging.getLogger(__name__)
 
-DRAIN_JOB = "billing.jobs.events_drain"
-SWEEP_JOB = "billing.jobs.events_sweep"
+DRAIN_JOB = "billing.pipeline.jobs.events_drain"
+SWEEP_JOB = "billing.pipeline.jobs.events_sweep"
 
 # Events claimed and applied per transaction.
 BATCH_SIZE = getattr(settings, "CUSTORY_EVENT_BATCH_SIZE", 100)
@@ -67,17 +67,6 @@ def _enqueue(func: str, *args) -> None:
         transaction.on_commit(lambda: async_task(func, *args, task_name=name))
 
 
-@cache
-def _flip_sql():
-    meta = EventDrainState._meta
-    quote = connection.ops.quote_name
-    table, requested = quote(meta.db_table), quote(meta.get_field("requested").column)
-    requested_at = quote(meta.get_field("requested_at").column)
-    # Only identifiers from the model's metadata are interpolated; values are parameters.
-    sql = f"UPDATE {table} SET {requested} = true, {requested_at} = %s WHERE {quote(meta.pk.column)} = 1 AND ({requested} = false OR {requested_at} < %s)"  # noqa: E501, S608
-    return sql, meta.get_field("requested_at")
-
-
 def drain_request(*, force: bool = False) -> bool:
     """Make sure a drain job will run after the current transaction; True if one was enqueued.
 
@@ -91,7 +80,7 @@ def drain_request(*, force: bool = False) -> bool:
     else:
         # On every webhook: a statement built once; it matches (and locks) the row only when
         # it flips the flag, so concurrent webhooks do not queue behind each other.
-        sql, field = _flip_sql()
+        sql, field = hot_sql.drain_flip_sql()
         with connection.cursor() as cursor:
             cursor.execute(
                 sql,

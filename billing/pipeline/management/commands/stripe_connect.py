@@ -3,7 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from billing import connections, crypto
+from billing.pipeline import connections, crypto
 from custory.models import Workspace
 
 

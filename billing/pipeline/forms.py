@@ -1,4 +1,4 @@
-"""Forms of the Stripe settings pages; the rules themselves live in billing.connections.
+"""Forms of the Stripe settings pages; the rules themselves live in billing.pipeline.connections.
 
 Secret fields are password inputs that never render their value back, so a secret typed into a
 form that fails validation is not echoed into the HTML.
@@ -6,7 +6,7 @@ form that fails validation is not echoed into the HTML.
 
 from django import forms
 
-from billing import connections
+from billing.pipeline import connections
 
 
 def _secret_input(placeholder: str) -> forms.PasswordInput:

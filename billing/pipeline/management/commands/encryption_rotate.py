@@ -9,8 +9,8 @@ from collections import Counter
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from billing import crypto
 from billing.models import StripeConnection, WebhookSecret
+from billing.pipeline import crypto
 from custory.audit import audit_record
 from custory.models import Workspace
 

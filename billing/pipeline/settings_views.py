@@ -1,7 +1,8 @@
 """Stripe settings: connect, rotate, replace the key, create the endpoint, import, revoke.
 
 Admins only; everyone else gets 404 from workspace_view. Each POST calls one service from
-billing.connections and answers with a redirect, or the same page with the form's errors (400).
+billing.pipeline.connections and answers with a redirect, or the same page with the form's
+errors (400).
 """
 
 from collections.abc import Callable
@@ -17,10 +18,10 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
-from billing import connections, crypto
 from billing.event_types import PROCESSED_EVENT_TYPES
-from billing.forms import ConnectForm, KeyReplaceForm, RevokeForm, SecretAddForm
 from billing.models import HistoryImport, StripeConnection, WebhookSecret
+from billing.pipeline import connections, crypto
+from billing.pipeline.forms import ConnectForm, KeyReplaceForm, RevokeForm, SecretAddForm
 from custory.access import get_object_for_member, workspace_view
 from custory.models import Role
 

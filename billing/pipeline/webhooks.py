@@ -17,9 +17,9 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from billing import crypto
-from billing.ingest import event_receive
-from billing.models import ConnectionStatus, EventSource, StripeConnection, WebhookSecret
+from billing.models import ConnectionStatus, EventSource, StripeConnection
+from billing.pipeline import crypto, hot_sql
+from billing.pipeline.ingest import event_receive
 
 logger = logging.getLogger(__name__)
 
@@ -46,24 +46,11 @@ def _decrypted(token: str) -> str | None:
         return None
 
 
-@lru_cache(maxsize=1)
-def _endpoint_sql() -> str:
-    quote = connection.ops.quote_name
-    c_meta, s_meta = StripeConnection._meta, WebhookSecret._meta
-
-    def col(meta, name):
-        return quote(meta.get_field(name).column)
-
-    conn, secret = quote(c_meta.db_table), quote(s_meta.db_table)
-    # Only identifiers from the models' metadata are interpolated; the uuid is a parameter.
-    return f"SELECT {conn}.{quote(c_meta.pk.column)}, {conn}.{col(c_meta, 'workspace')}, {conn}.{col(c_meta, 'status')}, {secret}.{col(s_meta, 'secret_encrypted')}, {secret}.{col(s_meta, 'retired_at')} FROM {conn} LEFT OUTER JOIN {secret} ON {secret}.{col(s_meta, 'connection')} = {conn}.{quote(c_meta.pk.column)} WHERE {conn}.{col(c_meta, 'uuid')} = %s"  # noqa: E501, S608
-
-
 def _endpoint(endpoint) -> tuple[int, int, list[str]]:
     """(connection id, workspace id, encrypted active secrets) in one query; or Rejected."""
     uuid_field = StripeConnection._meta.get_field("uuid")
     with connection.cursor() as cursor:
-        cursor.execute(_endpoint_sql(), [uuid_field.get_db_prep_value(endpoint, connection)])
+        cursor.execute(hot_sql.endpoint_sql(), [uuid_field.get_db_prep_value(endpoint, connection)])
         rows = cursor.fetchall()
     if not rows:
         raise Rejected(404, "Unknown webhook endpoint.")

@@ -7,11 +7,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from billing import crypto, stripe_api
-from billing.connections import IMPORT_JOB, api_key_for
 from billing.event_types import PROCESSED_EVENT_TYPES
-from billing.ingest import events_store
-from billing.jobs import drain_request
 from billing.models import (
     ConnectionStatus,
     EventSource,
@@ -19,6 +15,10 @@ from billing.models import (
     ImportStatus,
     StripeConnection,
 )
+from billing.pipeline import crypto, stripe_api
+from billing.pipeline.connections import IMPORT_JOB, api_key_for
+from billing.pipeline.ingest import events_store
+from billing.pipeline.jobs import drain_request
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def _finish(import_id: int, status: str, error: str = "") -> None:
     HistoryImport.objects.filter(pk=import_id, status=ImportStatus.RUNNING).update(
         status=status, last_error=error, finished_at=timezone.now()
     )
-    # What was stored is processed by the same jobs as webhooks (billing.jobs).
+    # What was stored is processed by the same jobs as webhooks (billing.pipeline.jobs).
     drain_request()
 
 

@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand
 
-from billing import jobs
 from billing.models import EventStatus, StripeEvent
+from billing.pipeline import jobs
 
 
 class Command(BaseCommand):

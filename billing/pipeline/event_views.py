@@ -13,8 +13,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from billing.ingest import event_retry, events_retry_failed
 from billing.models import EventStatus, StripeEvent
+from billing.pipeline.ingest import event_retry, events_retry_failed
 from custory.access import get_object_for_member, workspace_view
 from custory.models import Role
 
