@@ -8,20 +8,20 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from billing.choices import (
+    ConnectionStatus,
+    EventSource,
+    EventStatus,
+    ImportStatus,
+    SignalKind,
+)
+from billing.querysets import (
+    CustomerQuerySet,
+    RevenueSignalQuerySet,
+    StripeConnectionQuerySet,
+    StripeEventQuerySet,
+)
 from custory.models import Workspace
-
-
-class ConnectionStatus(models.TextChoices):
-    ACTIVE = "active", "Active"
-    REVOKED = "revoked", "Revoked"
-
-
-class StripeConnectionQuerySet(models.QuerySet):
-    def for_workspace(self, workspace):
-        return self.filter(workspace=workspace)
-
-    def active(self):
-        return self.filter(status=ConnectionStatus.ACTIVE)
 
 
 class StripeConnection(models.Model):
@@ -106,24 +106,6 @@ class WebhookSecret(models.Model):
         return self.hint
 
 
-class EventSource(models.TextChoices):
-    WEBHOOK = "webhook", "Webhook"
-    IMPORT = "import", "Import"
-
-
-class EventStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    PROCESSING = "processing", "Processing"
-    PROCESSED = "processed", "Processed"
-    IGNORED = "ignored", "Ignored"
-    FAILED = "failed", "Failed"
-
-
-class StripeEventQuerySet(models.QuerySet):
-    def for_workspace(self, workspace):
-        return self.filter(workspace=workspace)
-
-
 class StripeEvent(models.Model):
     """A Stripe event exactly as received, and where its processing stands."""
 
@@ -186,11 +168,6 @@ class StripeEvent(models.Model):
         )
 
 
-class CustomerQuerySet(models.QuerySet):
-    def for_workspace(self, workspace):
-        return self.filter(workspace=workspace)
-
-
 class Customer(models.Model):
     """A Stripe customer as of the newest event seen about it."""
 
@@ -229,7 +206,7 @@ class Customer(models.Model):
 
     def get_absolute_url(self):
         return reverse(
-            "billing:customer_detail", kwargs={"slug": self.workspace.slug, "uuid": self.uuid}
+            "journeys:customer_detail", kwargs={"slug": self.workspace.slug, "uuid": self.uuid}
         )
 
 
@@ -267,36 +244,6 @@ class Subscription(models.Model):
 
     def __str__(self):
         return self.stripe_id
-
-
-class SignalKind(models.TextChoices):
-    CHECKOUT_COMPLETED = "checkout_completed", "Checkout completed"
-    CHECKOUT_ABANDONED = "checkout_abandoned", "Checkout abandoned"
-    SUBSCRIPTION_STARTED = "subscription_started", "Subscription started"
-    TRIAL_ENDING = "trial_ending", "Trial ending"
-    TRIAL_CONVERTED = "trial_converted", "Trial converted"
-    PAYMENT_SUCCEEDED = "payment_succeeded", "Payment succeeded"
-    PAYMENT_FAILED = "payment_failed", "Payment failed"
-    PAYMENT_RECOVERED = "payment_recovered", "Payment recovered"
-    REFUND = "refund", "Refund"
-    DISPUTE_OPENED = "dispute_opened", "Dispute opened"
-    DISPUTE_CLOSED = "dispute_closed", "Dispute closed"
-    PLAN_UPGRADED = "plan_upgraded", "Plan upgraded"
-    PLAN_DOWNGRADED = "plan_downgraded", "Plan downgraded"
-    CANCELLATION_SCHEDULED = "cancellation_scheduled", "Cancellation scheduled"
-    CANCELLATION_WITHDRAWN = "cancellation_withdrawn", "Cancellation withdrawn"
-    SUBSCRIPTION_CANCELED = "subscription_canceled", "Subscription canceled"
-
-
-class RevenueSignalQuerySet(models.QuerySet):
-    def for_workspace(self, workspace):
-        return self.filter(workspace=workspace)
-
-    def in_period(self, start, end):
-        return self.filter(occurred_at__gte=start, occurred_at__lt=end)
-
-    def of_kinds(self, kinds):
-        return self.filter(kind__in=kinds)
 
 
 class RevenueSignal(models.Model):
@@ -361,7 +308,7 @@ class RevenueSignal(models.Model):
 
     def get_absolute_url(self):
         return reverse(
-            "billing:signal_detail", kwargs={"slug": self.workspace.slug, "uuid": self.uuid}
+            "journeys:signal_detail", kwargs={"slug": self.workspace.slug, "uuid": self.uuid}
         )
 
 
@@ -396,14 +343,6 @@ class PaymentFailure(models.Model):
 
     def __str__(self):
         return self.charge_id or self.payment_intent_id
-
-
-class ImportStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    DONE = "done", "Done"
-    FAILED = "failed", "Failed"
-    CANCELED = "canceled", "Canceled"
 
 
 class HistoryImport(models.Model):

@@ -1,51 +1,16 @@
-"""Reads the signal and customer pages share: journey context, timelines, customer search."""
+"""Reads over billing facts that pages share: timelines, customer search, subscriptions."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.db.models import Count, Exists, Max, Min, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 
+from billing.metrics import at_risk_subscriptions
 from billing.models import Customer, RevenueSignal, Subscription
-from journeys.board_selectors import at_risk_subscriptions
-from journeys.models import SignalPlacement, Step
 
 TIMELINE_AROUND = 5
 CUSTOMER_TIMELINE_LIMIT = 200
-
-
-@dataclass
-class JourneyContext:
-    """Where one journey puts a signal: its step, and the steps before and after it."""
-
-    placement: SignalPlacement
-    previous: Step | None
-    next: Step | None
-
-
-def signal_journey_context(signal: RevenueSignal) -> list[JourneyContext]:
-    """Per journey, the signal's step with its neighbours: two queries whatever the journeys."""
-    placements = list(
-        SignalPlacement.objects.filter(signal=signal).select_related(
-            "journey__workspace", "step__workspace", "step__stage", "rule"
-        )
-    )
-    steps_by_journey: dict[int, list[Step]] = {}
-    for step in (
-        Step.objects.filter(journey_id__in=[p.journey_id for p in placements if p.step_id])
-        .select_related("workspace")
-        .order_by("journey_id", "stage__position", "stage_id", "position", "id")
-    ):
-        steps_by_journey.setdefault(step.journey_id, []).append(step)
-    contexts = []
-    for placement in placements:
-        previous = following = None
-        steps = steps_by_journey.get(placement.journey_id, [])
-        ids = [s.pk for s in steps]
-        if placement.step_id in ids:
-            at = ids.index(placement.step_id)
-            previous = steps[at - 1] if at > 0 else None
-            following = steps[at + 1] if at + 1 < len(steps) else None
-        contexts.append(JourneyContext(placement, previous, following))
-    return contexts
 
 
 def signal_timeline_around(signal: RevenueSignal) -> tuple[list, list]:
@@ -84,35 +49,31 @@ def customer_search(workspace, *, q: str = "", at_risk: bool = False):
     return customers
 
 
-def customer_timeline(customer: Customer, limit: int = CUSTOMER_TIMELINE_LIMIT):
-    return list(
+@dataclass
+class TimelineEntry:
+    """One line of a customer's timeline: a signal, or something another app adds (a task)."""
+
+    at: datetime
+    kind: str  # "signal", "task", …
+    obj: object
+
+
+def customer_timeline(
+    customer: Customer,
+    *,
+    limit: int = CUSTOMER_TIMELINE_LIMIT,
+    others: Iterable[TimelineEntry] = (),
+) -> list[TimelineEntry]:
+    """The customer's signals merged with `others`, newest first, at most `limit` entries."""
+    signals = (
         RevenueSignal.objects.filter(customer=customer)
         .select_related("workspace")
         .order_by("-occurred_at", "-id")[:limit]
     )
-
-
-def customer_steps(customer: Customer) -> list[dict]:
-    """The journey steps the customer's signals were placed on, in journey order."""
-    return list(
-        SignalPlacement.objects.filter(signal__customer=customer, step__isnull=False)
-        .values(
-            "journey__name",
-            "step__uuid",
-            "step__name",
-            "step__stage__name",
-            "journey__position",
-            "journey_id",
-            "step__stage__position",
-            "step__position",
-        )
-        .annotate(
-            signals=Count("id"),
-            first=Min("signal__occurred_at"),
-            last=Max("signal__occurred_at"),
-        )
-        .order_by("journey__position", "journey_id", "step__stage__position", "step__position")
-    )
+    entries = [TimelineEntry(s.occurred_at, "signal", s) for s in signals]
+    entries += list(others)
+    entries.sort(key=lambda entry: entry.at, reverse=True)
+    return entries[:limit]
 
 
 def customer_subscriptions(customer: Customer):

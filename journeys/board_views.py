@@ -5,18 +5,14 @@ from django.shortcuts import render
 from django.views.decorators.vary import vary_on_headers
 
 from billing.filters import BoardFilterForm, SignalFilterForm
+from billing.metrics import latest_signal
 from billing.models import RevenueSignal, StripeConnection
 from custory.access import get_object_for_member, workspace_view
-from journeys.board_selectors import (
-    LOSS_KINDS,
-    RollupFilter,
-    board_build,
-    latest_signal,
-    step_stats,
-)
+from custory.http import page_of, query_without
+from journeys.board_selectors import LOSS_KINDS, RollupFilter, board_build
+from journeys.live import live_response
 from journeys.models import Journey, Step
-
-SIGNAL_PAGE_SIZE = 25
+from journeys.step_selectors import step_stats
 
 
 def rollup_filter(form: BoardFilterForm) -> RollupFilter:
@@ -27,24 +23,6 @@ def rollup_filter(form: BoardFilterForm) -> RollupFilter:
         livemode=form.selected_livemode,
         connection_id=connection.pk if connection else None,
     )
-
-
-def query_without(request: HttpRequest, *names: str) -> str:
-    query = request.GET.copy()
-    for name in names:
-        query.pop(name, None)
-    return query.urlencode()
-
-
-def live_response(request: HttpRequest, template: str, context: dict) -> HttpResponse:
-    """The poll fragment; tells the page to refresh when a newer signal arrived."""
-    latest = latest_signal(request.workspace)
-    context = {**context, "latest": latest, "live_query": query_without(request, "live")}
-    response = render(request, f"{template}#live", context)
-    seen = request.GET.get("live", "")
-    if latest and seen != str(latest["id"]):
-        response["HX-Trigger"] = "signals-changed"
-    return response
 
 
 @workspace_view
@@ -114,7 +92,7 @@ def step_detail(request: HttpRequest, uuid) -> HttpResponse:
         form=form,
         period=filters.period,
         stats=step_stats(step=step, filters=filters),
-        page=signal_page(signals, request.GET.get("page")),
+        page=page_of(signals, request.GET.get("page")),
         query=query_without(request, "page"),
         live_query=query_without(request, "live"),
         latest=latest_signal(request.workspace),
@@ -123,33 +101,3 @@ def step_detail(request: HttpRequest, uuid) -> HttpResponse:
     if request.htmx and request.htmx.target in ("step-signals", "step-content"):
         template += "#" + request.htmx.target
     return render(request, template, context)
-
-
-class SignalPage:
-    """One page of signals without counting them all: fetch one extra row to know if more follow."""
-
-    def __init__(self, rows: list, number: int, page_size: int):
-        self.has_next = len(rows) > page_size
-        self.object_list = rows[:page_size]
-        self.number = number
-        self.has_previous = number > 1
-        self.start_index = (number - 1) * page_size + 1 if self.object_list else 0
-        self.end_index = (number - 1) * page_size + len(self.object_list)
-
-    def __iter__(self):
-        return iter(self.object_list)
-
-    def next_page_number(self):
-        return self.number + 1
-
-    def previous_page_number(self):
-        return self.number - 1
-
-
-def signal_page(queryset, page: str | None, page_size: int = SIGNAL_PAGE_SIZE) -> SignalPage:
-    try:
-        number = max(1, int(page or 1))
-    except ValueError:
-        number = 1
-    offset = (number - 1) * page_size
-    return SignalPage(list(queryset[offset : offset + page_size + 1]), number, page_size)
