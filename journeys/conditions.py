@@ -1,5 +1,6 @@
 """Mapping-rule conditions: what keys exist, whether they are well formed, and whether a signal
-meets them. Matching is a pure function of the conditions and the signal.
+meets them. Matching is a pure function of the conditions and the signal. ConditionError is the one
+error of both condition languages (task rules raise it too, from tasks.conditions).
 """
 
 from typing import Any
@@ -37,74 +38,74 @@ CONDITION_KEYS: dict[str, tuple[str, type]] = {
 }
 
 
+class ConditionError(ValidationError, ValueError):
+    """Malformed conditions of a mapping rule or a task rule, naming every problem found."""
+
+    def __str__(self) -> str:
+        # The messages themselves, not ValidationError's list repr: services pass them on as is.
+        return " ".join(self.messages)
+
+
 def conditions_validate(conditions: Any) -> dict[str, Any]:
-    """Return the conditions normalized, or raise ValidationError naming every problem."""
+    """Return the conditions normalized, or raise ConditionError naming every problem."""
     if conditions in (None, ""):
         return {}
     if not isinstance(conditions, dict):
-        raise ValidationError("Conditions must be an object of key → value.", code="invalid")
-    errors: list[ValidationError] = []
+        raise ConditionError("Conditions must be an object of key → value.", code="invalid")
+    errors: list[ConditionError] = []
     clean: dict[str, Any] = {}
     for key, value in conditions.items():
-        if key not in CONDITION_KEYS:
-            errors.append(ValidationError(f"Unknown condition “{key}”.", code="unknown"))
+        try:
+            value = _condition_clean(key, value)
+        except ConditionError as error:
+            errors.append(error)
             continue
-        label, expected = CONDITION_KEYS[key]
-        # bool is an int in Python; an amount of True is still the wrong type.
-        wrong_type = not isinstance(value, expected) or (
-            expected is int and isinstance(value, bool)
-        )
-        if wrong_type:
-            errors.append(
-                ValidationError(
-                    f"{label} must be {_type_name(expected)}, not {type(value).__name__}.",
-                    code="type",
-                )
-            )
-            continue
-        if expected is str:
-            value = value.strip()
-            if not value:
-                continue
-            if len(value) > 255:
-                errors.append(ValidationError(f"{label} is too long.", code="length"))
-                continue
-        if key == "currency":
-            value = value.lower()
-            if len(value) != 3 or not value.isalpha():
-                errors.append(
-                    ValidationError("Currency must be a 3-letter code such as EUR.", code="value")
-                )
-                continue
-        if key == "subscription_status" and value not in SUBSCRIPTION_STATUSES:
-            errors.append(
-                ValidationError(f"“{value}” is not a Stripe subscription status.", code="value")
-            )
-            continue
-        if key in ("amount_min", "amount_max", "attempt_count_min") and value < 0:
-            errors.append(ValidationError(f"{label} cannot be negative.", code="value"))
-            continue
-        if key == "customer_metadata":
-            if not value:
-                continue
-            if not all(isinstance(k, str) and k and isinstance(v, str) for k, v in value.items()):
-                errors.append(
-                    ValidationError(
-                        "Customer metadata must map text keys to text values.", code="type"
-                    )
-                )
-                continue
-        clean[key] = value
+        if value is not None:
+            clean[key] = value
     if {"amount_min", "amount_max"} & clean.keys() and "currency" not in clean:
         errors.append(
-            ValidationError("An amount range needs a currency: amounts differ by currency.")
+            ConditionError("An amount range needs a currency: amounts differ by currency.")
         )
     low, high = clean.get("amount_min"), clean.get("amount_max")
     if low is not None and high is not None and low > high:
-        errors.append(ValidationError("The minimum amount is above the maximum."))
+        errors.append(ConditionError("The minimum amount is above the maximum."))
     if errors:
-        raise ValidationError(errors)
+        raise ConditionError(errors)
     return clean
+
+
+def _condition_clean(key: str, value: Any) -> Any:
+    """One condition's value normalized, None when it is empty, or ConditionError."""
+    if key not in CONDITION_KEYS:
+        raise ConditionError(f"Unknown condition “{key}”.", code="unknown")
+    label, expected = CONDITION_KEYS[key]
+    # bool is an int in Python; an amount of True is still the wrong type.
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise ConditionError(
+            f"{label} must be {_type_name(expected)}, not {type(value).__name__}.", code="type"
+        )
+    if expected is str:
+        value = value.strip()
+        if not value:
+            return None
+        if len(value) > 255:
+            raise ConditionError(f"{label} is too long.", code="length")
+    if key == "currency":
+        value = value.lower()
+        if len(value) != 3 or not value.isalpha():
+            raise ConditionError("Currency must be a 3-letter code such as EUR.", code="value")
+    if key == "subscription_status" and value not in SUBSCRIPTION_STATUSES:
+        raise ConditionError(f"“{value}” is not a Stripe subscription status.", code="value")
+    if key in ("amount_min", "amount_max", "attempt_count_min") and value < 0:
+        raise ConditionError(f"{label} cannot be negative.", code="value")
+    if key == "customer_metadata":
+        if not value:
+            return None
+        if not all(isinstance(k, str) and k and isinstance(v, str) for k, v in value.items()):
+            raise ConditionError(
+                "Customer metadata must map text keys to text values.", code="type"
+            )
+    return value
 
 
 def _type_name(expected: type) -> str:
@@ -140,7 +141,6 @@ def signal_matches(conditions: dict[str, Any], signal: RevenueSignal) -> bool:
 
 def conditions_describe(conditions: dict[str, Any]) -> str:
     """A short human reading of conditions: "amount ≥ €100.00, customer plan = pro"."""
-
     currency = conditions.get("currency", "")
     parts = []
     if conditions.get("amount_min") is not None:

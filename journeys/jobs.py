@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.models import RevenueSignal
+from journeys import services
 from journeys.models import RemapRun, RemapStatus
 from journeys.placement import journey_rules, signals_replace
 
@@ -45,13 +46,11 @@ def journey_remap_run(run_id: int) -> None:
 
 
 def remap_chunk(*, run_id: int, size: int | None = None) -> bool:
-    """Re-place the next chunk of signals; False when the run is finished or superseded.
-
-    The run row is locked for the chunk: a newer request marks it superseded either before the
-    chunk (which then stops) or after it commits, so a superseded run never moves a signal
-    under rules newer than the ones it read.
-    """
+    """Re-place the next chunk of signals; False when the run is finished or superseded."""
     with transaction.atomic():
+        # The run row is locked for the chunk: a newer request marks it superseded either before
+        # the chunk (which then stops) or after it commits, so a superseded run never moves a
+        # signal under rules newer than the ones it read.
         run = RemapRun.objects.select_for_update().select_related("journey").filter(pk=run_id)
         run = run.first()
         if run is None or run.status != RemapStatus.RUNNING:  # None: the journey was deleted
@@ -84,9 +83,7 @@ def _signals(run: RemapRun):
 
 
 def _hand_over(run_id: int) -> None:
-    from journeys.services import remap_enqueue
-
     if RemapRun.objects.filter(pk=run_id, status=RemapStatus.RUNNING).update(
         status=RemapStatus.QUEUED
     ):
-        remap_enqueue(run_id=run_id)
+        services.remap_enqueue(run_id=run_id)

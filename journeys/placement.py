@@ -1,6 +1,6 @@
 """Placing revenue signals on journey steps by mapping rules, and keeping per-step rollups.
 
-Runs inside the processing transaction (billing.apply), so a signal, its placements and the
+Runs inside the processing transaction (billing.pipeline.apply), so a signal, its placements and the
 rollups that count it commit together.
 """
 

@@ -1,9 +1,12 @@
-"""Writes to journeys: journeys, stages, steps and mapping rules, each in one transaction and
-audited; changes that alter where signals belong queue a remap job on commit.
+"""Writes to journeys, stages and steps, and the remap queue: each one transaction, audited.
+
+Mapping rules are edited in journeys.rule_services; changes that alter where signals belong queue a
+remap job on commit (remap_request).
 """
 
 from typing import Any
 
+import django_q.tasks
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
@@ -76,14 +79,15 @@ def _install_template(journey: Journey) -> None:
             workspace=journey.workspace,
             journey=journey,
             step=steps_by_name[step_name],
-            name=_default_rule_name(kinds, step_name, conditions),
+            name=rule_default_name(kinds, step_name, conditions),
             kinds=[str(k) for k in kinds],
             conditions=conditions_validate(conditions),
             priority=priority,
         )
 
 
-def _default_rule_name(kinds, step_name: str, conditions: dict) -> str:
+def rule_default_name(kinds, step_name: str, conditions: dict) -> str:
+    """The name of a rule left unnamed, such as "Refund → Refund request"."""
     labels = ", ".join(SignalKind(k).label.lower() for k in kinds).capitalize()
     condition = f" if {conditions_describe(conditions)}" if conditions else ""
     return f"{labels} → {step_name}{condition}"[:100]
@@ -172,7 +176,8 @@ def _renumber(items: list) -> None:
             item.save(update_fields=["position"])
 
 
-def _moved(items: list, item, direction: str) -> bool:
+def position_swap(items: list, item, direction: str) -> bool:
+    """Swap item with its neighbour up or down in items; False when it is already at that end."""
     index = next(i for i, other in enumerate(items) if other.pk == item.pk)
     target = index - 1 if direction == UP else index + 1
     if target < 0 or target >= len(items):
@@ -207,7 +212,7 @@ def stage_update(*, stage: Stage, actor, name: str, description: str = "") -> St
 @transaction.atomic
 def stage_move(*, stage: Stage, actor, direction: str) -> bool:
     stages = list(Stage.objects.select_for_update().filter(journey=stage.journey_id))
-    if not _moved(stages, stage, direction):
+    if not position_swap(stages, stage, direction):
         return False
     _renumber(stages)
     _audit(actor, "stage.move", stage, direction=direction)
@@ -293,7 +298,7 @@ def step_move(*, step: Step, actor, direction: str) -> bool:
     stage_id = Step.objects.filter(pk=step.pk).values_list("stage_id", flat=True).get()
     steps = list(Step.objects.select_for_update().filter(stage=stage_id))
     step = next(s for s in steps if s.pk == step.pk)
-    if _moved(steps, step, direction):
+    if position_swap(steps, step, direction):
         _renumber(steps)
     else:
         index = next(i for i, stage in enumerate(stages) if stage.pk == step.stage_id)
@@ -332,168 +337,15 @@ def step_delete(*, step: Step, actor, target: Step | None) -> int:
     return moved
 
 
-# Mapping rules ----------------------------------------------------------------------------------
-
-
-def _rule_clean(
-    *, journey: Journey, name: str, kinds: list[str], step: Step | None, conditions: Any
-) -> dict[str, Any]:
-    errors: dict[str, Any] = {}
-    name = (name or "").strip()
-    if len(name) > 100:
-        errors["name"] = "Keep the name under 100 characters."
-    if not isinstance(kinds, list | tuple) or not kinds:
-        errors["kinds"] = "Choose at least one signal kind."
-    else:
-        unknown = [k for k in kinds if k not in SignalKind.values]
-        if unknown:
-            errors["kinds"] = f"Unknown signal kind: {', '.join(map(str, unknown))}."
-    if step is None:
-        errors["step"] = "Choose the step these signals belong on."
-    elif step.journey_id != journey.pk or step.workspace_id != journey.workspace_id:
-        errors["step"] = "Choose a step of this journey."
-    try:
-        conditions = conditions_validate(conditions)
-    except ValidationError as error:
-        errors["conditions"] = error.messages
-    if errors:
-        raise ValidationError(errors)
-    kinds = [k for k in SignalKind.values if k in kinds]
-    if not name:
-        name = _default_rule_name(kinds, step.name, conditions)
-    return {"name": name, "kinds": kinds, "step": step, "conditions": conditions}
-
-
-@transaction.atomic
-def rule_create(
-    *,
-    journey: Journey,
-    actor,
-    kinds: list[str],
-    step: Step | None,
-    conditions: Any = None,
-    name: str = "",
-    priority: int | None = None,
-    enabled: bool = True,
-) -> MappingRule:
-    """A new mapping rule (last by default); the journey's signals are re-placed."""
-    clean = _rule_clean(journey=journey, name=name, kinds=kinds, step=step, conditions=conditions)
-    if priority is None:
-        top = journey.mapping_rules.aggregate(top=Max("priority"))["top"]
-        priority = 10 if top is None else top + 10
-    rule = MappingRule.objects.create(
-        workspace=journey.workspace, journey=journey, priority=priority, enabled=enabled, **clean
-    )
-    _audit(actor, "mapping_rule.create", rule, **_rule_data(rule))
-    remap_request(
-        journey=journey, actor=actor, reason=f"Rule “{rule.name}” created", kinds=rule.kinds
-    )
-    return rule
-
-
-def _rule_data(rule: MappingRule) -> dict[str, Any]:
-    return {
-        "kinds": rule.kinds,
-        "step": rule.step.name,
-        "conditions": rule.conditions,
-        "priority": rule.priority,
-        "enabled": rule.enabled,
-    }
-
-
-@transaction.atomic
-def rule_update(
-    *,
-    rule: MappingRule,
-    actor,
-    kinds: list[str],
-    step: Step | None,
-    conditions: Any = None,
-    name: str = "",
-    priority: int | None = None,
-    enabled: bool = True,
-) -> MappingRule:
-    clean = _rule_clean(
-        journey=rule.journey, name=name, kinds=kinds, step=step, conditions=conditions
-    )
-    before = _rule_data(rule)
-    kinds_before = list(rule.kinds)
-    for field, value in clean.items():
-        setattr(rule, field, value)
-    if priority is not None:
-        rule.priority = priority
-    rule.enabled = enabled
-    rule.save()
-    _audit(actor, "mapping_rule.update", rule, before=before, after=_rule_data(rule))
-    remap_request(
-        journey=rule.journey,
-        actor=actor,
-        reason=f"Rule “{rule.name}” changed",
-        kinds=sorted(set(kinds_before) | set(rule.kinds)),
-    )
-    return rule
-
-
-@transaction.atomic
-def rule_toggle(*, rule: MappingRule, actor) -> MappingRule:
-    rule.enabled = not rule.enabled
-    rule.save(update_fields=["enabled"])
-    _audit(actor, "mapping_rule.enable" if rule.enabled else "mapping_rule.disable", rule)
-    verb = "enabled" if rule.enabled else "disabled"
-    remap_request(
-        journey=rule.journey, actor=actor, reason=f"Rule “{rule.name}” {verb}", kinds=rule.kinds
-    )
-    return rule
-
-
-@transaction.atomic
-def rule_delete(*, rule: MappingRule, actor) -> None:
-    journey = rule.journey
-    _audit(actor, "mapping_rule.delete", rule, name=rule.name, **_rule_data(rule))
-    rule.delete()
-    remap_request(
-        journey=journey, actor=actor, reason=f"Rule “{rule.name}” deleted", kinds=rule.kinds
-    )
-
-
-@transaction.atomic
-def rule_move(*, rule: MappingRule, actor, direction: str) -> bool:
-    """Swap a rule with its neighbour in priority order; priorities become 10, 20, 30…"""
-    rules = list(
-        MappingRule.objects.select_for_update()
-        .filter(journey=rule.journey_id)
-        .order_by("priority", "id")
-    )
-    index = next(i for i, item in enumerate(rules) if item.pk == rule.pk)
-    if not _moved(rules, rule, direction):
-        return False
-    # Only signals of kinds both swapped rules claim can change step.
-    swapped = rules[index].kinds + rules[index - 1 if direction == UP else index + 1].kinds
-    for index, item in enumerate(rules, start=1):
-        if item.priority != index * 10:
-            item.priority = index * 10
-            item.save(update_fields=["priority"])
-    _audit(actor, "mapping_rule.move", rule, direction=direction)
-    remap_request(
-        journey=rule.journey,
-        actor=actor,
-        reason=f"Rule “{rule.name}” reordered",
-        kinds=sorted(set(swapped)),
-    )
-    return True
-
-
 # Remapping --------------------------------------------------------------------------------------
 
 
 def remap_request(
     *, journey: Journey, actor=None, reason: str = "", kinds: list[str] | None = None
 ) -> RemapRun:
-    """Queue a re-placement of the journey's signals (of these kinds; None: all kinds).
-
-    It supersedes any run still going, and takes over the kinds that run had yet to cover.
-    """
+    """Queue a re-placement of the journey's signals of these kinds (None: all kinds)."""
     with transaction.atomic():
+        # A newer run supersedes any still going, and takes over the kinds it had yet to cover.
         active = RemapRun.objects.select_for_update().filter(
             journey=journey, status__in=[RemapStatus.QUEUED, RemapStatus.RUNNING]
         )
@@ -513,6 +365,5 @@ def remap_request(
 
 
 def remap_enqueue(*, run_id: int) -> None:
-    from django_q.tasks import async_task
-
-    async_task(REMAP_JOB, run_id, task_name=f"journey-remap-{run_id}")
+    """Hand a remap run to the Django-Q2 cluster (journeys.jobs.journey_remap_run)."""
+    django_q.tasks.async_task(REMAP_JOB, run_id, task_name=f"journey-remap-{run_id}")

@@ -1,7 +1,8 @@
 """Task rules: opening, deduplicating and auto-closing follow-up tasks from new signals.
 
-Called by billing.apply right after placement, inside the processing transaction (never in the
-webhook request). A rule acts on a signal at most once: every action leaves a TaskSignal row and
+Called by billing.pipeline.apply right after placement, inside the processing transaction
+(never in the webhook request). A rule acts on a signal at most once: every action leaves a
+TaskSignal row and
 the constraint tasks_rule_fires_once_per_signal refuses a second one, however often an event is
 reprocessed. The constraint tasks_one_open_task_per_rule_and_customer keeps one open task per
 rule and customer, so repeated signals attach to it instead of opening another.

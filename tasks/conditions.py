@@ -13,46 +13,47 @@ from collections.abc import Callable
 from typing import Any
 
 from billing.models import RevenueSignal
+from journeys.conditions import ConditionError
 
 CONDITION_KEYS = ("amount_min", "mrr_min", "currency", "step", "repeat_count", "repeat_days")
 MAX_REPEAT_DAYS = 365
 
 
 def conditions_validate(conditions: Any) -> dict[str, Any]:
-    """Return the conditions in their stored shape, or raise ValueError saying what is wrong."""
+    """Return the conditions in their stored shape, or raise ConditionError saying what is wrong."""
     if not isinstance(conditions, dict):
-        raise ValueError("Conditions must be a JSON object.")
+        raise ConditionError("Conditions must be a JSON object.")
     unknown = sorted(set(conditions) - set(CONDITION_KEYS))
     if unknown:
-        raise ValueError(f"Unknown condition {', '.join(unknown)}.")
+        raise ConditionError(f"Unknown condition {', '.join(unknown)}.")
     clean: dict[str, Any] = {}
     for key in ("amount_min", "mrr_min", "repeat_count", "repeat_days"):
         if conditions.get(key) is None:
             continue
         value = conditions[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{key} must be a whole number, 0 or more.")
+            raise ConditionError(f"{key} must be a whole number, 0 or more.")
         clean[key] = value
     if ("amount_min" in clean or "mrr_min" in clean) and not conditions.get("currency"):
-        raise ValueError("Money conditions need a currency.")
+        raise ConditionError("Money conditions need a currency.")
     if conditions.get("currency"):
         currency = str(conditions["currency"]).lower()
         if len(currency) != 3 or not currency.isalpha():
-            raise ValueError("currency must be a three-letter ISO code.")
+            raise ConditionError("currency must be a three-letter ISO code.")
         clean["currency"] = currency
     if conditions.get("step"):
         try:
             clean["step"] = str(uuid.UUID(str(conditions["step"])))
         except ValueError as error:
-            raise ValueError("step must be a step's id.") from error
+            raise ConditionError("step must be a step's id.") from error
     if "repeat_count" in clean:
         days = clean.get("repeat_days")
         if clean["repeat_count"] < 2:
-            raise ValueError("A repeat needs at least 2 signals.")
+            raise ConditionError("A repeat needs at least 2 signals.")
         if not days or days > MAX_REPEAT_DAYS:
-            raise ValueError(f"A repeat needs a window of 1 to {MAX_REPEAT_DAYS} days.")
+            raise ConditionError(f"A repeat needs a window of 1 to {MAX_REPEAT_DAYS} days.")
     elif "repeat_days" in clean:
-        raise ValueError("A repeat window needs a number of signals.")
+        raise ConditionError("A repeat window needs a number of signals.")
     return clean
 
 

@@ -405,7 +405,7 @@ class TaskRuleForm(forms.Form):
         return data
 
     def rule_fields(self) -> dict[str, Any]:
-        """The cleaned data in the shape services.task_rule_create/update take."""
+        """The cleaned data in the shape rule_services.task_rule_create/update take."""
         data = self.cleaned_data
         conditions: dict[str, Any] = {}
         if data.get("amount_min") is not None:

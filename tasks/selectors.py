@@ -1,16 +1,30 @@
-"""Reads the task pages and automation share: a signal's journey context, timelines, histories."""
+"""Reads the task pages and automation share: a signal's journey context and task defaults, the
+list's filters and board, timelines, histories.
+"""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
+from django import forms
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
 
 from billing.models import Customer, RevenueSignal, SignalKind
+from billing.selectors import TimelineEntry, customer_timeline
 from custory.models import AuditEvent, Role, User, Workspace
 from custory.money import money_format
 from journeys.models import SignalPlacement, Step
-from tasks.models import FollowUpTask, TaskComment
+from tasks.models import (
+    OPEN_STATUSES,
+    FollowUpTask,
+    TaskComment,
+    TaskPriority,
+    TaskRule,
+    TaskStatus,
+)
 
 # How a signal kind reads inside a sentence: "Follow up: failed payment — Acme Inc (€49.00)".
 KIND_PHRASES: dict[str, str] = {
@@ -128,6 +142,54 @@ def signal_task_description(signal: RevenueSignal, *, step: Step | None) -> str:
     return "\n".join(lines)
 
 
+# A task opened from one of these signals starts at high priority: revenue is at risk.
+URGENT_KINDS = {
+    SignalKind.PAYMENT_FAILED,
+    SignalKind.DISPUTE_OPENED,
+    SignalKind.CANCELLATION_SCHEDULED,
+    SignalKind.SUBSCRIPTION_CANCELED,
+}
+# A task opened from a signal's page is due this many days later.
+SIGNAL_TASK_DUE_DAYS = 2
+
+
+def signal_task_initial(signal: RevenueSignal, *, assignee_id: int | None) -> dict[str, Any]:
+    """What a task opened from a signal's page starts with, assigned to the person opening it."""
+    step = signal_step(signal)
+    return {
+        "title": signal_task_title(signal),
+        "description": signal_task_description(signal, step=step),
+        "assignee": assignee_id,
+        "priority": TaskPriority.HIGH if signal.kind in URGENT_KINDS else TaskPriority.NORMAL,
+        "due_date": timezone.now().date() + timedelta(days=SIGNAL_TASK_DUE_DAYS),
+    }
+
+
+def signal_tasks(signal: RevenueSignal) -> QuerySet[FollowUpTask]:
+    """The tasks opened from a signal or attached to it later."""
+    return (
+        FollowUpTask.objects.filter(
+            Q(signal=signal) | Q(signal_links__signal=signal), workspace=signal.workspace
+        )
+        .select_related("assignee")
+        .distinct()
+    )
+
+
+def signal_panel_context(
+    request: HttpRequest | None, signal: RevenueSignal, form: forms.Form, **extra: Any
+) -> dict[str, Any]:
+    """What templates/tasks/_signal_panel.html needs, for its view and its template tag alike."""
+    return {
+        "request": request,
+        "signal": signal,
+        "tasks": signal_tasks(signal),
+        "form": form,
+        "next": request.get_full_path() if request is not None else "",
+        **extra,
+    }
+
+
 def kind_labels(kinds: list[str]) -> str:
     labels = dict(SignalKind.choices)
     return ", ".join(str(labels.get(kind, kind)) for kind in kinds)
@@ -149,12 +211,15 @@ def rule_conditions_text(rule, step_labels: dict[str, str]) -> str:
     return " · ".join(parts)
 
 
+def rule_currency(workspace: Workspace, rule: TaskRule | None) -> str:
+    """The currency of a rule's money conditions: its own, else the workspace's main currency."""
+    if rule is not None and (rule.conditions or {}).get("currency"):
+        return rule.conditions["currency"]
+    return workspace.main_currency
+
+
 def rules_for_list(workspace: Workspace):
     """The workspace's rules with their open task counts and readable summaries, in two queries."""
-    from django.db.models import Count, Q
-
-    from tasks.models import OPEN_STATUSES, TaskRule
-
     rules = list(
         TaskRule.objects.filter(workspace=workspace)
         .select_related("workspace", "assignee")
@@ -172,6 +237,68 @@ def rules_for_list(workspace: Workspace):
     return rules
 
 
+def tasks_filter(
+    tasks: QuerySet[FollowUpTask], filters: dict[str, Any], *, user: User
+) -> QuerySet[FollowUpTask]:
+    """The tasks that pass the list's filters; without a status filter, the active ones."""
+    status = filters.get("status") or "active"
+    if status == "active":
+        tasks = tasks.filter(status__in=[TaskStatus.OPEN, TaskStatus.IN_PROGRESS])
+    elif status in TaskStatus.values:
+        tasks = tasks.filter(status=status)
+    assignee = filters.get("assignee")
+    if assignee == "me":
+        tasks = tasks.filter(assignee=user)
+    elif assignee == "none":
+        tasks = tasks.filter(assignee__isnull=True)
+    elif assignee:
+        tasks = tasks.filter(assignee_id=assignee)
+    if filters.get("priority"):
+        tasks = tasks.filter(priority=filters["priority"])
+    if filters.get("step"):
+        tasks = tasks.filter(step=filters["step"])
+    if filters.get("kind"):
+        tasks = tasks.filter(signal__kind=filters["kind"])
+    if filters.get("customer"):
+        tasks = tasks.filter(customer__uuid=filters["customer"])
+    if filters.get("overdue"):
+        tasks = tasks.overdue(timezone.now().date())
+    return tasks
+
+
+BOARD_COLUMN_LIMIT = 30
+
+
+def task_board_columns(tasks: QuerySet[FollowUpTask]) -> list[dict[str, Any]]:
+    """The board: a column per status with its count and its first BOARD_COLUMN_LIMIT tasks."""
+    counts = dict(tasks.values_list("status").annotate(n=Count("id")).order_by())
+    return [
+        {
+            "status": value,
+            "label": label,
+            "tasks": list(tasks.filter(status=value)[:BOARD_COLUMN_LIMIT]),
+            "count": counts.get(value, 0),
+        }
+        for value, label in TaskStatus.choices
+    ]
+
+
+def step_open_tasks(step: Step) -> QuerySet[FollowUpTask]:
+    """A step's open tasks, for its page."""
+    return (
+        FollowUpTask.objects.filter(workspace_id=step.workspace_id, step=step)
+        .open()
+        .select_related("assignee")[:20]
+    )
+
+
+def customer_tasks(customer: Customer) -> QuerySet[FollowUpTask]:
+    """A customer's tasks, for their page."""
+    return FollowUpTask.objects.filter(
+        workspace_id=customer.workspace_id, customer=customer
+    ).select_related("assignee")[:50]
+
+
 def workspace_members(workspace: Workspace) -> QuerySet[User]:
     """People a task of this workspace may be assigned to."""
     return User.objects.filter(memberships__workspace=workspace).order_by("name", "email")
@@ -185,29 +312,16 @@ def workspace_members_with_role(workspace: Workspace, role: Role | str) -> list[
     )
 
 
-@dataclass
-class TimelineEntry:
-    at: datetime
-    kind: str  # "signal" | "task"
-    obj: object
-
-
-def customer_timeline(customer: Customer, *, limit: int = 30) -> list[TimelineEntry]:
+def customer_timeline_with_tasks(customer: Customer, *, limit: int = 30) -> list[TimelineEntry]:
     """A customer's signals and tasks, newest first, in two queries."""
-    signals = (
-        RevenueSignal.objects.filter(customer=customer)
-        .select_related("workspace")
-        .order_by("-occurred_at", "-id")[:limit]
-    )
     tasks = (
         FollowUpTask.objects.filter(customer=customer)
         .select_related("workspace", "assignee")
         .order_by("-created_at", "-id")[:limit]
     )
-    entries = [TimelineEntry(s.occurred_at, "signal", s) for s in signals]
-    entries += [TimelineEntry(t.created_at, "task", t) for t in tasks]
-    entries.sort(key=lambda entry: entry.at, reverse=True)
-    return entries[:limit]
+    return customer_timeline(
+        customer, limit=limit, others=[TimelineEntry(t.created_at, "task", t) for t in tasks]
+    )
 
 
 @dataclass

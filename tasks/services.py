@@ -1,4 +1,7 @@
-"""Writes to follow-up tasks and task rules: each one transaction that writes its AuditEvent."""
+"""Writes to follow-up tasks: each one transaction that writes its AuditEvent.
+
+Task rules are edited in tasks.rule_services; a new workspace's default rules are installed here.
+"""
 
 from datetime import date
 from functools import partial
@@ -7,13 +10,12 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing.models import Customer, RevenueSignal, SignalKind
+from billing.models import Customer, RevenueSignal
 from custory.audit import audit_record
-from custory.models import Membership, Role, User, Workspace
-from custory.money import currency_exponent
+from custory.models import Membership, User, Workspace
 from journeys.models import Step
 from tasks import emails
-from tasks.conditions import conditions_validate
+from tasks.defaults import default_rules
 from tasks.models import (
     FollowUpTask,
     TaskComment,
@@ -24,7 +26,6 @@ from tasks.models import (
     TaskStatus,
 )
 from tasks.selectors import signal_step, step_label
-from tasks.templating import template_errors
 
 CLOSED_STATUSES = (TaskStatus.DONE, TaskStatus.DISMISSED)
 
@@ -37,7 +38,8 @@ class TaskError(Exception):
 Actor = User | str
 
 
-def _check_assignee(workspace: Workspace, assignee: User | None) -> None:
+def assignee_check(*, workspace: Workspace, assignee: User | None) -> None:
+    """Refuse an assignee who is not a member of the workspace (nobody is fine)."""
     if assignee is None:
         return
     if not Membership.objects.filter(workspace=workspace, user=assignee).exists():
@@ -74,7 +76,7 @@ def task_create(
     """Open a task; with a signal it is linked to it (and, for a rule, counts as its firing)."""
     if priority not in TaskPriority.values:
         raise TaskError("Choose a priority from the list.")
-    _check_assignee(workspace, assignee)
+    assignee_check(workspace=workspace, assignee=assignee)
     now = timezone.now()
     task = FollowUpTask.objects.create(
         workspace=workspace,
@@ -96,27 +98,32 @@ def task_create(
         TaskSignal.objects.create(
             task=task, signal=signal, rule=rule, reason=TaskSignalReason.OPENED, attached_at=now
         )
+    _task_created_audit(task, actor)
+    return task
+
+
+def _task_created_audit(task: FollowUpTask, actor: Actor) -> None:
+    """Audit a new task, and its first assignee (told by email) when it has one."""
     audit_record(
-        workspace=workspace,
+        workspace=task.workspace,
         actor=actor,
         action="task.create",
         target=task,
         data={
-            "priority": priority,
-            "signal": str(signal.uuid) if signal else "",
-            "rule": rule.name if rule else "",
+            "priority": task.priority,
+            "signal": str(task.signal.uuid) if task.signal else "",
+            "rule": task.rule.name if task.rule else "",
         },
     )
-    if assignee is not None:
+    if task.assignee is not None:
         audit_record(
-            workspace=workspace,
+            workspace=task.workspace,
             actor=actor,
             action="task.assign",
             target=task,
-            data={"from": "", "to": assignee.email},
+            data={"from": "", "to": task.assignee.email},
         )
         _notify_assignee(task, actor)
-    return task
 
 
 def task_create_from_signal(
@@ -184,7 +191,7 @@ def task_assign(*, task: FollowUpTask, actor: Actor, assignee: User | None) -> F
         return task
     if assignee is None and task.assignee_id is None:
         return task
-    _check_assignee(task.workspace, assignee)
+    assignee_check(workspace=task.workspace, assignee=assignee)
     previous = task.assignee
     task.assignee = assignee
     task.updated_at = timezone.now()
@@ -276,199 +283,16 @@ def tasks_bulk_update(
     return changed, errors
 
 
-# Task rules ------------------------------------------------------------------------------------
-
-RULE_FIELDS = (
-    "name",
-    "enabled",
-    "kinds",
-    "conditions",
-    "title_template",
-    "description_template",
-    "assignment",
-    "assignee",
-    "assign_role",
-    "priority",
-    "due_in_days",
-    "resolve_kinds",
-    "annotate_kinds",
-)
-
-
-def _rule_check(workspace: Workspace, fields: dict[str, Any]) -> dict[str, Any]:
-    """The rule's fields as stored, or TaskError saying what is wrong."""
-    kinds_valid = set(SignalKind.values)
-    for key in ("kinds", "resolve_kinds", "annotate_kinds"):
-        fields[key] = [str(kind) for kind in fields.get(key) or []]
-        if set(fields[key]) - kinds_valid:
-            raise TaskError(f"Unknown signal kind in {key.replace('_', ' ')}.")
-    if not fields["kinds"]:
-        raise TaskError("Choose at least one signal kind that opens a task.")
-    if set(fields["kinds"]) & (set(fields["resolve_kinds"]) | set(fields["annotate_kinds"])):
-        raise TaskError("A signal kind cannot both open a task and close or annotate it.")
-    try:
-        fields["conditions"] = conditions_validate(fields.get("conditions") or {})
-    except ValueError as error:
-        raise TaskError(str(error)) from error
-    for key in ("title_template", "description_template"):
-        errors = template_errors(fields.get(key) or "")
-        if errors:
-            raise TaskError(errors[0])
-    if fields.get("priority") not in TaskPriority.values:
-        raise TaskError("Choose a priority from the list.")
-    assignment = fields.get("assignment")
-    if assignment == TaskRule.Assignment.MEMBER:
-        if fields.get("assignee") is None:
-            raise TaskError("Choose the member who gets this rule's tasks.")
-        _check_assignee(workspace, fields["assignee"])
-        fields["assign_role"] = ""
-    elif assignment == TaskRule.Assignment.ROUND_ROBIN:
-        if fields.get("assign_role") not in Role.values:
-            raise TaskError("Choose the role whose members take turns.")
-        fields["assignee"] = None
-    elif assignment == TaskRule.Assignment.NOBODY:
-        fields["assignee"], fields["assign_role"] = None, ""
-    else:
-        raise TaskError("Choose how tasks are assigned.")
-    return fields
-
-
-@transaction.atomic
-def task_rule_create(*, workspace: Workspace, actor: User, **fields: Any) -> TaskRule:
-    fields = _rule_check(workspace, {key: fields.get(key) for key in RULE_FIELDS})
-    fields["enabled"] = bool(fields["enabled"])
-    rule = TaskRule.objects.create(workspace=workspace, **fields)
-    audit_record(
-        workspace=workspace,
-        actor=actor,
-        action="task_rule.create",
-        target=rule,
-        data={"kinds": rule.kinds, "enabled": rule.enabled},
-    )
-    return rule
-
-
-@transaction.atomic
-def task_rule_update(*, rule: TaskRule, actor: User, **fields: Any) -> TaskRule:
-    fields = _rule_check(rule.workspace, {key: fields.get(key) for key in RULE_FIELDS})
-    fields["enabled"] = bool(fields["enabled"])
-    changed = [key for key in RULE_FIELDS if getattr(rule, key) != fields[key]]
-    if not changed:
-        return rule
-    for key in changed:
-        setattr(rule, key, fields[key])
-    rule.save()
-    audit_record(
-        workspace=rule.workspace,
-        actor=actor,
-        action="task_rule.update",
-        target=rule,
-        data={"fields": [key.replace("_", " ") for key in changed]},
-    )
-    return rule
-
-
-@transaction.atomic
-def task_rule_set_enabled(*, rule: TaskRule, actor: User, enabled: bool) -> TaskRule:
-    if rule.enabled == enabled:
-        return rule
-    rule.enabled = enabled
-    rule.save(update_fields=["enabled"])
-    audit_record(
-        workspace=rule.workspace,
-        actor=actor,
-        action="task_rule.enable" if enabled else "task_rule.disable",
-        target=rule,
-    )
-    return rule
-
-
-def default_mrr_threshold(currency: str) -> int:
-    """100.00 in the currency's minor units; 10,000 units for zero-decimal currencies."""
-    exponent = currency_exponent(currency)
-    return 10_000 if exponent == 0 else 100 * 10**exponent
-
-
-def default_rules(workspace: Workspace) -> list[dict[str, Any]]:
-    """A new workspace's rules: few, each about something worth a person's time."""
-    K = SignalKind
-    return [
-        {
-            "name": "Repeated failed payments",
-            "kinds": [K.PAYMENT_FAILED],
-            "conditions": {"repeat_count": 2, "repeat_days": 14},
-            "title_template": "Retention: payments failing for {customer} ({amount})",
-            "description_template": (
-                "{customer} had {count} failed payments in 14 days (latest {amount}, attempt "
-                "{attempt}). Reach out before the subscription is canceled.\n"
-                "Step: {step}\nSignal: {link}"
-            ),
-            "priority": TaskPriority.HIGH,
-            "due_in_days": 2,
-            "resolve_kinds": [K.PAYMENT_RECOVERED, K.SUBSCRIPTION_CANCELED],
-            "annotate_kinds": [K.PAYMENT_SUCCEEDED],
-            "assign_role": Role.SUPPORT,
-        },
-        {
-            "name": "Save the account",
-            "kinds": [K.CANCELLATION_SCHEDULED],
-            "conditions": {
-                "mrr_min": default_mrr_threshold(workspace.main_currency),
-                "currency": workspace.main_currency.lower(),
-            },
-            "title_template": "Save the account: {customer} scheduled a cancellation ({mrr}/mo)",
-            "description_template": (
-                "{customer} ({customer_email}) scheduled a cancellation. MRR at stake: {mrr}.\n"
-                "Step: {step}\nSignal: {link}"
-            ),
-            "priority": TaskPriority.HIGH,
-            "due_in_days": 3,
-            "resolve_kinds": [K.CANCELLATION_WITHDRAWN, K.SUBSCRIPTION_CANCELED],
-            "annotate_kinds": [K.PLAN_DOWNGRADED],
-            "assign_role": Role.MEMBER,
-        },
-        {
-            "name": "Dispute opened",
-            "kinds": [K.DISPUTE_OPENED],
-            "conditions": {},
-            "title_template": "Dispute: {customer} disputed {amount}",
-            "description_template": (
-                "{customer} ({customer_email}) opened a dispute for {amount}. Gather evidence "
-                "and respond in Stripe before the deadline.\nSignal: {link}"
-            ),
-            "priority": TaskPriority.URGENT,
-            "due_in_days": 3,
-            "resolve_kinds": [],
-            "annotate_kinds": [K.DISPUTE_CLOSED],
-            "assign_role": Role.SUPPORT,
-        },
-        {
-            "name": "Expansion follow-up",
-            "kinds": [K.PLAN_UPGRADED],
-            "conditions": {},
-            "title_template": "Expansion: {customer} upgraded ({mrr}/mo)",
-            "description_template": (
-                "{customer} upgraded their plan. Check in on how they use it and what else "
-                "they need.\nStep: {step}\nSignal: {link}"
-            ),
-            "priority": TaskPriority.NORMAL,
-            "due_in_days": 7,
-            "resolve_kinds": [K.SUBSCRIPTION_CANCELED],
-            "annotate_kinds": [K.PLAN_DOWNGRADED],
-            "assign_role": Role.MEMBER,
-        },
-    ]
+# Defaults --------------------------------------------------------------------------------------
 
 
 @transaction.atomic
 def task_rules_install_default(*, workspace: Workspace) -> None:
-    """Give a new workspace the default task rules (once; a workspace with rules keeps its own).
-
-    Their tasks go round-robin to the role that usually handles them; while nobody has that role
-    (a new workspace has only its admin) they stay unassigned.
-    """
+    """Give a new workspace the default task rules (once; a workspace with rules keeps its own)."""
     if TaskRule.objects.filter(workspace=workspace).exists():
         return
+    # Their tasks go round-robin to the role that usually handles them; while nobody has that
+    # role (a new workspace has only its admin) they stay unassigned.
     for fields in default_rules(workspace):
         kinds = {
             key: [str(kind) for kind in fields[key]] for key in fields if key.endswith("kinds")

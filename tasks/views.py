@@ -5,23 +5,21 @@ a redirect, so every control works without JavaScript too.
 """
 
 import uuid as uuid_module
-from datetime import timedelta
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from billing.models import RevenueSignal, SignalKind
+from billing.models import RevenueSignal
 from custory.access import get_object_for_member, workspace_view
+from custory.http import query_without, safe_next
 from custory.models import Role
-from tasks import services
+from tasks import rule_services, services
 from tasks.forms import (
     AssigneeForm,
     BulkForm,
@@ -34,23 +32,18 @@ from tasks.forms import (
 )
 from tasks.models import FollowUpTask, TaskPriority, TaskRule, TaskSignal, TaskStatus
 from tasks.selectors import (
-    customer_timeline,
+    customer_timeline_with_tasks,
+    rule_currency,
     rules_for_list,
-    signal_step,
-    signal_task_description,
-    signal_task_title,
+    signal_panel_context,
+    signal_task_initial,
+    task_board_columns,
     task_history,
+    tasks_filter,
     workspace_members,
 )
 
 PAGE_SIZE = 25
-BOARD_COLUMN_LIMIT = 30
-URGENT_KINDS = {
-    SignalKind.PAYMENT_FAILED,
-    SignalKind.DISPUTE_OPENED,
-    SignalKind.CANCELLATION_SCHEDULED,
-    SignalKind.SUBSCRIPTION_CANCELED,
-}
 
 
 def _tasks(request: HttpRequest):
@@ -59,48 +52,13 @@ def _tasks(request: HttpRequest):
     )
 
 
-def _safe_next(request: HttpRequest, default: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return default
-
-
 # Creating a task from a signal -----------------------------------------------------------------
 
 
-def signal_task_form(request: HttpRequest, signal: RevenueSignal, data=None) -> TaskForm:
+def _signal_task_form(request: HttpRequest, signal: RevenueSignal, data=None) -> TaskForm:
     """The create form, pre-filled from the signal and assigned to the person creating it."""
-    step = signal_step(signal)
-    initial = {
-        "title": signal_task_title(signal),
-        "description": signal_task_description(signal, step=step),
-        "assignee": getattr(getattr(request, "user", None), "pk", None),
-        "priority": TaskPriority.HIGH if signal.kind in URGENT_KINDS else TaskPriority.NORMAL,
-        "due_date": timezone.now().date() + timedelta(days=2),
-    }
+    initial = signal_task_initial(signal, assignee_id=request.user.pk)
     return TaskForm(data, workspace=signal.workspace, initial=initial)
-
-
-def signal_panel_context(request: HttpRequest, signal: RevenueSignal, form=None, **extra) -> dict:
-    """What templates/tasks/_signal_panel.html needs (shared with the signal_tasks_panel tag)."""
-    tasks = (
-        FollowUpTask.objects.filter(
-            Q(signal=signal) | Q(signal_links__signal=signal), workspace=signal.workspace
-        )
-        .select_related("assignee")
-        .distinct()
-    )
-    return {
-        "request": request,
-        "signal": signal,
-        "tasks": tasks,
-        "form": form or signal_task_form(request, signal),
-        "next": request.get_full_path() if request is not None else "",
-        **extra,
-    }
 
 
 @workspace_view
@@ -114,7 +72,7 @@ def signal_tasks(request: HttpRequest, uuid) -> HttpResponse:
     form = None
     extra = {}
     if request.method == "POST":
-        form = signal_task_form(request, signal, data=request.POST)
+        form = _signal_task_form(request, signal, data=request.POST)
         if form.is_valid():
             try:
                 task = services.task_create_from_signal(
@@ -125,11 +83,13 @@ def signal_tasks(request: HttpRequest, uuid) -> HttpResponse:
             else:
                 if not request.htmx:
                     messages.success(request, f"Task created: {task.title}")
-                    return redirect(_safe_next(request, request.path))
+                    return redirect(safe_next(request, request.path))
                 form, extra = None, {"created": task, "refresh_nav": True}
+    if form is None:
+        form = _signal_task_form(request, signal)
     context = signal_panel_context(request, signal, form, **extra)
     if request.htmx:
-        context["next"] = _safe_next(request, request.path)
+        context["next"] = safe_next(request, request.path)
         return render(request, "tasks/_signal_panel.html", context)
     context["nav"] = "signals"
     return render(request, "tasks/signal_tasks.html", context)
@@ -138,45 +98,18 @@ def signal_tasks(request: HttpRequest, uuid) -> HttpResponse:
 # The task list and board -----------------------------------------------------------------------
 
 
-def filter_tasks(queryset, data: dict, request: HttpRequest):
-    """Apply the list's valid filters to a queryset."""
-    status = data.get("status") or "active"
-    if status == "active":
-        queryset = queryset.filter(status__in=[TaskStatus.OPEN, TaskStatus.IN_PROGRESS])
-    elif status in TaskStatus.values:
-        queryset = queryset.filter(status=status)
-    assignee = data.get("assignee")
-    if assignee == "me":
-        queryset = queryset.filter(assignee=request.user)
-    elif assignee == "none":
-        queryset = queryset.filter(assignee__isnull=True)
-    elif assignee:
-        queryset = queryset.filter(assignee_id=assignee)
-    if data.get("priority"):
-        queryset = queryset.filter(priority=data["priority"])
-    if data.get("step"):
-        queryset = queryset.filter(step=data["step"])
-    if data.get("kind"):
-        queryset = queryset.filter(signal__kind=data["kind"])
-    if data.get("customer"):
-        queryset = queryset.filter(customer__uuid=data["customer"])
-    if data.get("overdue"):
-        queryset = queryset.overdue(timezone.now().date())
-    return queryset
-
-
 @workspace_view
 @vary_on_headers("HX-Request")
 def task_list(request: HttpRequest) -> HttpResponse:
     members = list(workspace_members(request.workspace))
     form = TaskFilterForm(request.GET, workspace=request.workspace, members=members)
     form.is_valid()
-    data = {name: value for name, value in form.cleaned_data.items() if name not in form.errors}
+    filters = {name: value for name, value in form.cleaned_data.items() if name not in form.errors}
     board = request.GET.get("view") == "board"
     if board:
         # The board shows every status; the status filter applies to the list only.
-        data["status"] = "all"
-    tasks = filter_tasks(_tasks(request), data, request)
+        filters["status"] = "all"
+    tasks = tasks_filter(_tasks(request), filters, user=request.user)
     context = {
         "nav": "tasks",
         "form": form,
@@ -184,22 +117,13 @@ def task_list(request: HttpRequest) -> HttpResponse:
         "board": board,
         "statuses": TaskStatus.choices,
         "priorities": TaskPriority.choices,
-        "query": _query_without(request, "page"),
-        "view_query": _query_without(request, "view", "page", "status"),
+        "query": query_without(request, "page"),
+        "view_query": query_without(request, "view", "page", "status"),
         "bulk_form": BulkForm(workspace=request.workspace),
         "today": timezone.now().date(),
     }
     if board:
-        counts = dict(tasks.values_list("status").annotate(n=Count("id")).order_by())
-        context["columns"] = [
-            {
-                "status": value,
-                "label": label,
-                "tasks": list(tasks.filter(status=value)[:BOARD_COLUMN_LIMIT]),
-                "count": counts.get(value, 0),
-            }
-            for value, label in TaskStatus.choices
-        ]
+        context["columns"] = task_board_columns(tasks)
     else:
         context["page"] = Paginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))
     template = "tasks/task_list.html"
@@ -208,17 +132,10 @@ def task_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-def _query_without(request: HttpRequest, *names: str) -> str:
-    query = request.GET.copy()
-    for name in names:
-        query.pop(name, None)
-    return query.urlencode()
-
-
 def _row_response(request: HttpRequest, task: FollowUpTask) -> HttpResponse:
     """After a quick change: the changed row/card for htmx, else back where the person was."""
     if not request.htmx:
-        return redirect(_safe_next(request, task.get_absolute_url()))
+        return redirect(safe_next(request, task.get_absolute_url()))
     fragment = request.POST.get("fragment", "row")
     task = _tasks(request).get(pk=task.pk)
     context = {
@@ -226,7 +143,7 @@ def _row_response(request: HttpRequest, task: FollowUpTask) -> HttpResponse:
         "members": list(workspace_members(request.workspace)),
         "statuses": TaskStatus.choices,
         "today": timezone.now().date(),
-        "next": _safe_next(request, task.get_absolute_url()),
+        "next": safe_next(request, task.get_absolute_url()),
         "refresh_nav": True,
     }
     if fragment == "detail":
@@ -243,7 +160,7 @@ def _refuse(request: HttpRequest, task: FollowUpTask, message: str) -> HttpRespo
         response["HX-Reswap"] = "innerHTML"
         return response
     messages.error(request, message)
-    return redirect(_safe_next(request, task.get_absolute_url()))
+    return redirect(safe_next(request, task.get_absolute_url()))
 
 
 @workspace_view
@@ -282,7 +199,7 @@ def task_assignee(request: HttpRequest, uuid) -> HttpResponse:
 @require_POST
 def task_bulk(request: HttpRequest) -> HttpResponse:
     list_url = reverse("tasks:task_list", kwargs={"slug": request.workspace.slug})
-    back = _safe_next(request, list_url)
+    back = safe_next(request, list_url)
     try:
         uuids = {uuid_module.UUID(value) for value in request.POST.getlist("tasks")}
     except ValueError as error:
@@ -339,7 +256,7 @@ def _detail_context(request: HttpRequest, task: FollowUpTask, **forms) -> dict:
         "comments": task.comments.filter(is_system=False).select_related("author"),
         "history": task_history(task),
         "signal_links": links,
-        "timeline": customer_timeline(task.customer) if task.customer_id else [],
+        "timeline": customer_timeline_with_tasks(task.customer) if task.customer_id else [],
         "members": list(workspace_members(request.workspace)),
         "statuses": TaskStatus.choices,
         "today": timezone.now().date(),
@@ -407,20 +324,14 @@ def rule_list(request: HttpRequest) -> HttpResponse:
     return render(request, "tasks/rule_list.html", {"rules": rules, "nav": "settings"})
 
 
-def _rule_currency(request: HttpRequest, rule: TaskRule | None) -> str:
-    if rule is not None and (rule.conditions or {}).get("currency"):
-        return rule.conditions["currency"]
-    return request.workspace.main_currency
-
-
 @workspace_view(role=Role.MEMBER)
 @require_http_methods(["GET", "POST"])
 def rule_create(request: HttpRequest) -> HttpResponse:
-    currency = _rule_currency(request, None)
+    currency = rule_currency(request.workspace, None)
     form = TaskRuleForm(request.POST or None, workspace=request.workspace, currency=currency)
     if request.method == "POST" and form.is_valid():
         try:
-            rule = services.task_rule_create(
+            rule = rule_services.task_rule_create(
                 workspace=request.workspace, actor=request.user, **form.rule_fields()
             )
         except services.TaskError as error:
@@ -436,7 +347,7 @@ def rule_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def rule_edit(request: HttpRequest, uuid) -> HttpResponse:
     rule = get_object_for_member(request, TaskRule, uuid=uuid)
-    currency = _rule_currency(request, rule)
+    currency = rule_currency(request.workspace, rule)
     form = TaskRuleForm(
         request.POST or None,
         workspace=request.workspace,
@@ -445,7 +356,7 @@ def rule_edit(request: HttpRequest, uuid) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.task_rule_update(rule=rule, actor=request.user, **form.rule_fields())
+            rule_services.task_rule_update(rule=rule, actor=request.user, **form.rule_fields())
         except services.TaskError as error:
             form.add_error(None, str(error))
         else:
@@ -460,7 +371,7 @@ def rule_toggle(request: HttpRequest, uuid) -> HttpResponse:
     rule = get_object_for_member(request, TaskRule, uuid=uuid)
     if request.method == "POST":
         enabled = request.POST.get("enabled") == "1"
-        services.task_rule_set_enabled(rule=rule, actor=request.user, enabled=enabled)
+        rule_services.task_rule_set_enabled(rule=rule, actor=request.user, enabled=enabled)
         state = "on" if enabled else "off"
         messages.success(request, f"Task rule “{rule.name}” switched {state}.")
     return redirect("tasks:rule_list", slug=request.workspace.slug)

@@ -69,75 +69,93 @@ def _failure(inv: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def normalize_invoice(event: dict[str, Any], inv: dict[str, Any]) -> Facts:
-    event_type = as_str(event.get("type"))
+FAILURE_TYPES = (
+    "invoice.payment_failed",
+    "invoice.payment_action_required",
+    "invoice.marked_uncollectible",
+)
+
+
+def _attempt_count(inv: dict[str, Any]) -> int:
+    return as_int(inv.get("attempt_count"), 0) or 0
+
+
+def _details(inv: dict[str, Any]) -> dict[str, Any]:
+    """What every invoice signal records about the invoice, its subscription and its payment."""
     charge_id, intent_id = invoice_payment_ids(inv)
     price_id, product_id = invoice_price(inv)
-    subscription_id = invoice_subscription_id(inv)
-    invoice_id = as_str(inv.get("id"))
-    currency = as_str(inv.get("currency")).lower()
-    attempt_count = as_int(inv.get("attempt_count"), 0) or 0
-    facts = Facts(
-        customer_id=obj_id(inv.get("customer")),
-        customer_hint=compact(
-            {"email": as_str(inv.get("customer_email")), "name": as_str(inv.get("customer_name"))}
-        ),
-        subscription_id=subscription_id,
-        charge_id=charge_id,
-    )
-    details = compact(
+    return compact(
         {
-            "invoice_id": invoice_id,
-            "subscription_id": subscription_id,
+            "invoice_id": as_str(inv.get("id")),
+            "subscription_id": invoice_subscription_id(inv),
             "charge_id": charge_id,
             "payment_intent_id": intent_id,
             "billing_reason": as_str(inv.get("billing_reason")),
             "price_id": price_id,
             "product_id": product_id,
-            "attempt_count": attempt_count,
+            "attempt_count": _attempt_count(inv),
         }
     )
-    if event_type == "invoice.paid":
-        amount = as_int(inv.get("amount_paid"), 0) or 0
-        if amount <= 0:
-            return facts
-        transitions = as_dict(inv.get("status_transitions"))
-        facts.signals.append(
-            SignalFact(
-                kind="payment_succeeded",
-                amount=amount,
-                currency=currency,
-                object_id=invoice_id,
-                details=details,
-            )
-        )
-        facts.paid_invoice = PaidInvoice(
-            invoice_id=invoice_id,
+
+
+def _add_payment(facts: Facts, inv: dict[str, Any], details: dict[str, Any]) -> None:
+    """A paid invoice with money in it: a payment_succeeded signal and the paid invoice itself."""
+    amount = as_int(inv.get("amount_paid"), 0) or 0
+    if amount <= 0:
+        return
+    invoice_id = as_str(inv.get("id"))
+    currency = as_str(inv.get("currency")).lower()
+    transitions = as_dict(inv.get("status_transitions"))
+    facts.signals.append(
+        SignalFact(
+            kind="payment_succeeded",
             amount=amount,
             currency=currency,
-            attempt_count=attempt_count,
-            paid_at=timestamp(transitions.get("paid_at")),
-            first_attempt_at=timestamp(transitions.get("finalized_at")),
+            object_id=invoice_id,
             details=details,
         )
-    elif event_type in (
-        "invoice.payment_failed",
-        "invoice.payment_action_required",
-        "invoice.marked_uncollectible",
-    ):
-        amount = as_int(inv.get("amount_due"), 0)
-        extra = {
-            "next_payment_attempt": iso(timestamp(inv.get("next_payment_attempt"))),
-            "action_required": event_type == "invoice.payment_action_required" or None,
-            "uncollectible": event_type == "invoice.marked_uncollectible" or None,
-        }
-        facts.signals.append(
-            SignalFact(
-                kind="payment_failed",
-                amount=amount,
-                currency=currency,
-                object_id=invoice_id,
-                details={**details, **_failure(inv), **compact(extra)},
-            )
-        )
+    )
+    facts.paid_invoice = PaidInvoice(
+        invoice_id=invoice_id,
+        amount=amount,
+        currency=currency,
+        attempt_count=_attempt_count(inv),
+        paid_at=timestamp(transitions.get("paid_at")),
+        first_attempt_at=timestamp(transitions.get("finalized_at")),
+        details=details,
+    )
+
+
+def _payment_failed(event_type: str, inv: dict[str, Any], details: dict[str, Any]) -> SignalFact:
+    """The payment_failed signal of a failed, blocked or given-up invoice payment."""
+    extra = {
+        "next_payment_attempt": iso(timestamp(inv.get("next_payment_attempt"))),
+        "action_required": event_type == "invoice.payment_action_required" or None,
+        "uncollectible": event_type == "invoice.marked_uncollectible" or None,
+    }
+    return SignalFact(
+        kind="payment_failed",
+        amount=as_int(inv.get("amount_due"), 0),
+        currency=as_str(inv.get("currency")).lower(),
+        object_id=as_str(inv.get("id")),
+        details={**details, **_failure(inv), **compact(extra)},
+    )
+
+
+def normalize_invoice(event: dict[str, Any], inv: dict[str, Any]) -> Facts:
+    """The facts of one invoice.* event: its customer and, when paid or failed, its signal."""
+    event_type = as_str(event.get("type"))
+    facts = Facts(
+        customer_id=obj_id(inv.get("customer")),
+        customer_hint=compact(
+            {"email": as_str(inv.get("customer_email")), "name": as_str(inv.get("customer_name"))}
+        ),
+        subscription_id=invoice_subscription_id(inv),
+        charge_id=invoice_payment_ids(inv)[0],
+    )
+    details = _details(inv)
+    if event_type == "invoice.paid":
+        _add_payment(facts, inv, details)
+    elif event_type in FAILURE_TYPES:
+        facts.signals.append(_payment_failed(event_type, inv, details))
     return facts

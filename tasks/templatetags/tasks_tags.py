@@ -2,7 +2,8 @@
 
 from django import template
 
-from tasks.models import FollowUpTask
+from tasks import selectors
+from tasks.forms import TaskForm
 
 register = template.Library()
 
@@ -10,24 +11,22 @@ register = template.Library()
 @register.inclusion_tag("tasks/_signal_panel.html", takes_context=True)
 def signal_tasks_panel(context, signal):
     """The signal page's tasks: related tasks and the create-follow-up form."""
-    from tasks.views import signal_panel_context
-
-    return signal_panel_context(context.get("request"), signal)
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    initial = selectors.signal_task_initial(signal, assignee_id=getattr(user, "pk", None))
+    form = TaskForm(workspace=signal.workspace, initial=initial)
+    return selectors.signal_panel_context(request, signal, form)
 
 
 @register.inclusion_tag("tasks/_task_list_compact.html")
 def step_open_tasks(step):
-    tasks = (
-        FollowUpTask.objects.filter(workspace_id=step.workspace_id, step=step)
-        .open()
-        .select_related("assignee")[:20]
-    )
+    """A step's open tasks, as a compact list."""
+    tasks = selectors.step_open_tasks(step)
     return {"tasks": tasks, "empty_text": "No open tasks on this step."}
 
 
 @register.inclusion_tag("tasks/_task_list_compact.html")
 def customer_tasks(customer):
-    tasks = FollowUpTask.objects.filter(
-        workspace_id=customer.workspace_id, customer=customer
-    ).select_related("assignee")[:50]
+    """A customer's tasks, as a compact list."""
+    tasks = selectors.customer_tasks(customer)
     return {"tasks": tasks, "empty_text": "No tasks for this customer."}

@@ -3,7 +3,7 @@
 import pytest
 
 from billing.models import RevenueSignal
-from journeys import jobs, services
+from journeys import jobs, rule_services, services
 from journeys.models import RemapRun, RemapStatus, SignalPlacement
 from tests.journeys.conftest import placed_step, raw_totals, rollup_totals, step_of
 
@@ -24,7 +24,7 @@ def test_a_new_rule_moves_exactly_the_signals_it_claims(
     journey, signals, admin, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        services.rule_create(
+        rule_services.rule_create(
             journey=journey,
             actor=admin,
             kinds=["payment_failed"],
@@ -52,11 +52,11 @@ def test_disabling_the_only_rule_for_a_kind_sends_its_signals_to_unmapped_and_ba
 ):
     rule = next(r for r in journey.mapping_rules.all() if "refund" in r.kinds)
     with django_capture_on_commit_callbacks(execute=True):
-        services.rule_toggle(rule=rule, actor=member)
+        rule_services.rule_toggle(rule=rule, actor=member)
     assert placed_step(signals["refund"], journey) is None
     assert rollup_totals(journey) == raw_totals(journey)
     with django_capture_on_commit_callbacks(execute=True):
-        services.rule_toggle(rule=rule, actor=member)
+        rule_services.rule_toggle(rule=rule, actor=member)
     assert placed_step(signals["refund"], journey) == "Refund request"
     assert rollup_totals(journey) == raw_totals(journey)
 
@@ -119,7 +119,7 @@ def test_rule_changes_queue_the_remap_job_on_commit(
     monkeypatch.setattr("django_q.tasks.async_task", lambda *args, **kw: calls.append(args))
     rule = journey.mapping_rules.first()
     with django_capture_on_commit_callbacks(execute=True):
-        services.rule_move(rule=rule, actor=admin, direction="down")
+        rule_services.rule_move(rule=rule, actor=admin, direction="down")
     run = RemapRun.objects.get(journey=journey)
     assert calls == [("journeys.jobs.journey_remap_run", run.pk)]
 
@@ -135,7 +135,7 @@ def test_signals_of_other_workspaces_are_not_touched(
     foreign = RevenueSignalFactory(workspace=other_workspace, kind="payment_failed")
     place_signals(signals=[foreign])
     with django_capture_on_commit_callbacks(execute=True):
-        services.rule_create(
+        rule_services.rule_create(
             journey=journey,
             actor=admin,
             kinds=["payment_failed"],
@@ -162,7 +162,7 @@ def test_reordering_rules_re_places_only_the_kinds_of_the_two_rules(
 ):
     rules = list(journey.mapping_rules.order_by("priority"))
     with django_capture_on_commit_callbacks(execute=True):
-        services.rule_move(rule=rules[0], actor=admin, direction="down")
+        rule_services.rule_move(rule=rules[0], actor=admin, direction="down")
     run = RemapRun.objects.get(journey=journey)
     assert run.kinds == sorted(set(rules[0].kinds) | set(rules[1].kinds))
 
@@ -182,6 +182,6 @@ def test_a_remap_leaves_no_empty_rollup_rows(
 
     rule = next(r for r in journey.mapping_rules.all() if "refund" in r.kinds)
     with django_capture_on_commit_callbacks(execute=True):
-        services.rule_toggle(rule=rule, actor=member)
+        rule_services.rule_toggle(rule=rule, actor=member)
     assert not StepDailyRollup.objects.filter(journey=journey, count=0).exists()
     assert not StepDailyRollup.objects.filter(step=rule.step).exists()

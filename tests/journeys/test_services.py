@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from custory.models import AuditEvent
-from journeys import services
+from journeys import rule_services, services
 from journeys.models import Journey, MappingRule, SignalPlacement, Stage, Step
 from tests.factories import StepFactory
 from tests.journeys.conftest import placed_step, raw_totals, rollup_totals, step_of
@@ -121,10 +121,10 @@ def test_journeys_keep_one_default_and_at_least_one(workspace, journey, admin):
 def test_a_rule_pointing_to_another_workspaces_step_is_refused(journey, admin, other_workspace):
     foreign = StepFactory(stage__journey__workspace=other_workspace)
     with pytest.raises(ValidationError) as error:
-        services.rule_create(journey=journey, actor=admin, kinds=["refund"], step=foreign)
+        rule_services.rule_create(journey=journey, actor=admin, kinds=["refund"], step=foreign)
     assert "step" in error.value.message_dict
     with pytest.raises(ValidationError) as error:
-        services.rule_create(
+        rule_services.rule_create(
             journey=journey,
             actor=admin,
             kinds=["nonsense"],
@@ -141,9 +141,9 @@ def test_every_change_is_audited(workspace, journey, admin, django_capture_on_co
     services.step_update(step=step, actor=admin, name="Referrals")
     services.stage_update(stage=stage, actor=admin, name="Advocacy")
     with django_capture_on_commit_callbacks(execute=True):
-        rule = services.rule_create(journey=journey, actor=admin, kinds=["refund"], step=step)
-        services.rule_update(rule=rule, actor=admin, kinds=["refund"], step=step, priority=5)
-        services.rule_delete(rule=rule, actor=admin)
+        rule = rule_services.rule_create(journey=journey, actor=admin, kinds=["refund"], step=step)
+        rule_services.rule_update(rule=rule, actor=admin, kinds=["refund"], step=step, priority=5)
+        rule_services.rule_delete(rule=rule, actor=admin)
     services.step_delete(step=step, actor=admin, target=None)
     services.stage_delete(stage=Stage.objects.get(pk=stage.pk), actor=admin, target=None)
     services.journey_update(journey=journey, actor=admin, name="Self-serve")

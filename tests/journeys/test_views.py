@@ -265,7 +265,7 @@ def test_the_live_preview_counts_the_last_30_days_and_links_examples(
     body = response.content.decode()
     assert body.lstrip().startswith('<section id="rule-preview"')
     assert "<strong>1</strong> signal of the last 30 days matches this rule" in body
-    assert reverse("billing:signal_detail", args=["acme", recent.uuid]) in body
+    assert reverse("journeys:signal_detail", args=["acme", recent.uuid]) in body
     # Without conditions both recent refunds match, but the default refund rule claims them first.
     body = (
         client_for(member)

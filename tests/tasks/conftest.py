@@ -1,5 +1,5 @@
 """Fixtures for the follow-up task tests: a workspace with its default journey, and signals that
-go through placement and the task rules the way billing.apply sends them."""
+go through placement and the task rules the way billing.pipeline.apply sends them."""
 
 import pytest
 
