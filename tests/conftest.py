@@ -62,3 +62,10 @@ def client_for(client):
         return client
 
     return sign_in
+
+
+def pytest_collection_modifyitems(items):
+    """Browser tests are slow too, so `-m "not slow"` is the quick loop."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)
