@@ -60,3 +60,9 @@ def get_object_for_member(
         else model_or_queryset._default_manager.all()
     )
     return get_object_or_404(queryset.filter(workspace=request.workspace), **lookup)
+
+
+def has_role(request: HttpRequest, role: str) -> bool:
+    """Whether the current member's role is `role` or above (admin > member > support)."""
+    membership = getattr(request, "membership", None)
+    return membership is not None and membership.role in ROLES_AT_LEAST[role]

@@ -13,19 +13,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from custory.access import ROLES_AT_LEAST, get_object_for_member, workspace_view
+from custory.access import get_object_for_member, has_role, workspace_view
 from custory.models import Role
 from journeys import selectors, services
 from journeys.forms import JourneyCreateForm, JourneyForm, StageForm, StepForm, TargetForm
 from journeys.models import Journey, MappingRule, Stage, Step
-
-
-def _can_edit(request: HttpRequest) -> bool:
-    return request.membership.role in ROLES_AT_LEAST[Role.MEMBER]
-
-
-def _journey(request: HttpRequest, uuid) -> Journey:
-    return get_object_for_member(request, Journey.objects.select_related("workspace"), uuid=uuid)
+from journeys.selectors import journey_for_member
 
 
 def _error_text(error: ValidationError) -> str:
@@ -48,7 +41,7 @@ def journey_list(request: HttpRequest) -> HttpResponse:
         {
             "journeys": journeys,
             "form": JourneyCreateForm(),
-            "can_edit": _can_edit(request),
+            "can_edit": has_role(request, Role.MEMBER),
             "nav": "settings",
         },
     )
@@ -85,7 +78,7 @@ def _detail_context(request: HttpRequest, journey: Journey, **extra) -> dict:
         "stages": selectors.journey_structure(journey),
         "remap": selectors.remap_latest(journey),
         "rule_count": journey.mapping_rules.count(),
-        "can_edit": _can_edit(request),
+        "can_edit": has_role(request, Role.MEMBER),
         "nav": "settings",
         **extra,
     }
@@ -95,7 +88,7 @@ def _detail_context(request: HttpRequest, journey: Journey, **extra) -> dict:
 @vary_on_headers("HX-Request")
 def journey_detail(request: HttpRequest, journey) -> HttpResponse:
     """The journey editor: stages and steps, in place."""
-    journey = _journey(request, journey)
+    journey = journey_for_member(request, journey)
     return render(request, "journeys/journey_detail.html", _detail_context(request, journey))
 
 
@@ -112,7 +105,7 @@ def _structure_response(request: HttpRequest, journey: Journey, error: str = "")
 @workspace_view(role=Role.MEMBER)
 @require_POST
 def journey_update(request: HttpRequest, journey) -> HttpResponse:
-    journey = _journey(request, journey)
+    journey = journey_for_member(request, journey)
     form = JourneyForm(request.POST)
     if not form.is_valid():
         messages.error(request, _form_errors(form))
@@ -129,7 +122,7 @@ def journey_update(request: HttpRequest, journey) -> HttpResponse:
 @workspace_view(role=Role.MEMBER)
 @require_POST
 def journey_make_default(request: HttpRequest, journey) -> HttpResponse:
-    journey = _journey(request, journey)
+    journey = journey_for_member(request, journey)
     services.journey_make_default(journey=journey, actor=request.user)
     messages.success(request, f"“{journey.name}” is now the default journey.")
     return redirect("journeys:journey_list", slug=request.workspace.slug)
@@ -138,7 +131,7 @@ def journey_make_default(request: HttpRequest, journey) -> HttpResponse:
 @workspace_view(role=Role.MEMBER)
 @require_http_methods(["GET", "POST"])
 def journey_delete(request: HttpRequest, journey) -> HttpResponse:
-    journey = _journey(request, journey)
+    journey = journey_for_member(request, journey)
     error = ""
     if request.method == "POST":
         try:
@@ -177,7 +170,7 @@ def _step(request: HttpRequest, uuid) -> Step:
 @workspace_view(role=Role.MEMBER)
 @require_POST
 def stage_create(request: HttpRequest, journey) -> HttpResponse:
-    journey = _journey(request, journey)
+    journey = journey_for_member(request, journey)
     form = StageForm(request.POST)
     if not form.is_valid():
         return _structure_response(request, journey, _form_errors(form))

@@ -14,21 +14,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from billing.models import SignalKind
-from custory.access import ROLES_AT_LEAST, get_object_for_member, workspace_view
+from custory.access import get_object_for_member, has_role, workspace_view
 from custory.models import Role
 from journeys import rule_services, selectors
 from journeys.forms import RuleForm
 from journeys.models import Journey, MappingRule
+from journeys.selectors import journey_for_member
 from journeys.services import DOWN, UP
-
-
-def _can_edit(request: HttpRequest) -> bool:
-    return request.membership.role in ROLES_AT_LEAST[Role.MEMBER]
-
-
-def _journey(request: HttpRequest, uuid) -> Journey:
-    return get_object_for_member(request, Journey.objects.select_related("workspace"), uuid=uuid)
-
 
 # Mapping rules ----------------------------------------------------------------------------------
 
@@ -44,7 +36,7 @@ def _rules_context(request: HttpRequest, journey: Journey) -> dict:
         "journey": journey,
         "rules": selectors.journey_rules_for_list(journey),
         "remap": selectors.remap_latest(journey),
-        "can_edit": _can_edit(request),
+        "can_edit": has_role(request, Role.MEMBER),
         "nav": "settings",
     }
 
@@ -52,7 +44,7 @@ def _rules_context(request: HttpRequest, journey: Journey) -> dict:
 @workspace_view
 @vary_on_headers("HX-Request")
 def rule_list(request: HttpRequest, journey) -> HttpResponse:
-    journey = _journey(request, journey)
+    journey = journey_for_member(request, journey)
     return render(request, "journeys/rule_list.html", _rules_context(request, journey))
 
 
@@ -83,7 +75,7 @@ def _rule_form_page(request, journey, form, rule=None, status=200) -> HttpRespon
 @require_http_methods(["GET", "POST"])
 def rule_create(request: HttpRequest, journey) -> HttpResponse:
     """A new rule; ?kind=… and ?step=… prefill it (the Unmapped lane links here)."""
-    journey = _journey(request, journey)
+    journey = journey_for_member(request, journey)
     if request.method == "POST":
         form = RuleForm(request.POST, journey=journey)
         if form.is_valid():
@@ -175,7 +167,7 @@ def _preview_for(journey: Journey, form: RuleForm, rule: MappingRule | None):
 @require_POST
 def rule_preview(request: HttpRequest, journey) -> HttpResponse:
     """The live preview while a rule is edited (htmx posts the form here on every change)."""
-    journey = _journey(request, journey)
+    journey = journey_for_member(request, journey)
     rule = None
     if request.POST.get("rule"):
         try:
@@ -234,7 +226,7 @@ def rule_delete(request: HttpRequest, uuid) -> HttpResponse:
 @workspace_view
 def remap_status(request: HttpRequest, journey) -> HttpResponse:
     """The remap progress fragment, polled by htmx while a run is going."""
-    journey = _journey(request, journey)
+    journey = journey_for_member(request, journey)
     context = {"journey": journey, "remap": selectors.remap_latest(journey)}
     return render(request, "journeys/_remap.html", context)
 
@@ -242,11 +234,11 @@ def remap_status(request: HttpRequest, journey) -> HttpResponse:
 @workspace_view
 def unmapped(request: HttpRequest, journey) -> HttpResponse:
     """A journey's Unmapped lane: signals no rule claims, by kind, with 'create a rule'."""
-    journey = _journey(request, journey)
+    journey = journey_for_member(request, journey)
     context = {
         "journey": journey,
         "groups": selectors.unmapped_groups(journey),
-        "can_edit": _can_edit(request),
+        "can_edit": has_role(request, Role.MEMBER),
         "nav": "settings",
     }
     return render(request, "journeys/unmapped.html", context)

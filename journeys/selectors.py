@@ -9,6 +9,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from billing.models import RevenueSignal, SignalKind
+from custory.access import get_object_for_member
 from journeys.conditions import conditions_describe, signal_matches
 from journeys.models import Journey, MappingRule, RemapRun, SignalPlacement, Stage, Step
 from journeys.placement import choose_rule, journey_rules
@@ -134,3 +135,8 @@ def unmapped_groups(journey: Journey, examples: int = 5) -> list[UnmappedGroup]:
         )
         groups.append(UnmappedGroup(kind, SignalKind(kind).label, row["n"], recent))
     return groups
+
+
+def journey_for_member(request, uuid) -> Journey:
+    """The current workspace's journey with this uuid, or 404."""
+    return get_object_for_member(request, Journey.objects.select_related("workspace"), uuid=uuid)
