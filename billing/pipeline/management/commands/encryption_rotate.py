@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from billing.models import StripeConnection, WebhookSecret
-from billing.pipeline import crypto
+from custory import crypto
 from custory.audit import audit_record
 from custory.models import Workspace
 
