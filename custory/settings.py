@@ -196,6 +196,11 @@ STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com")
 STRIPE_WEBHOOK_TOLERANCE = 300
 STRIPE_WEBHOOK_MAX_BYTES = 256 * 1024
 
+# Outbound webhooks: private, loopback and link-local addresses are refused unless this is set
+# (local development and tests only); each delivery attempt waits this long for an answer.
+CUSTORY_OUTBOUND_ALLOW_PRIVATE = env_bool("CUSTORY_OUTBOUND_ALLOW_PRIVATE", default=False)
+CUSTORY_OUTBOUND_TIMEOUT_SECONDS = 10
+
 # Ingestion: events claimed per batch, and how long a claim lasts before the sweep takes it back.
 CUSTORY_EVENT_BATCH_SIZE = env_int("CUSTORY_EVENT_BATCH_SIZE", 100)
 CUSTORY_EVENT_LEASE_SECONDS = env_int("CUSTORY_EVENT_LEASE_SECONDS", 300)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from custory import views
+from custory import views, webhook_views
 
 app_name = "workspace"
 
@@ -22,4 +22,6 @@ urlpatterns = [
         name="invitation_cancel",
     ),
     path("audit/", views.audit_log, name="audit"),
+    path("webhooks/", webhook_views.webhook_list, name="webhooks"),
+    path("webhooks/<uuid:uuid>/", webhook_views.webhook_detail, name="webhook_detail"),
 ]
