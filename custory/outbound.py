@@ -177,6 +177,11 @@ def _endpoints(workspace_id: int) -> list[OutboundWebhook]:
     )
 
 
+def outbound_wants(*, workspace_id: int, type: str) -> bool:
+    """Whether any enabled endpoint of the workspace takes this event type (memoized per batch)."""
+    return any(hook.wants(type) for hook in _endpoints(workspace_id))
+
+
 def outbound_emit(*, workspace: Workspace, type: str, data: dict[str, Any]) -> list[Delivery]:
     """Store a Delivery for each enabled endpoint that wants `type`; deliver after commit."""
     endpoints = [hook for hook in _endpoints(workspace.pk) if hook.wants(type)]

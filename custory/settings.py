@@ -186,7 +186,7 @@ if not CUSTORY_ENCRYPTION_KEYS and DEBUG:
     import base64
 
     # Only for local debugging: a key derived from SECRET_KEY. Without DEBUG, connecting Stripe
-    # is refused with a clear message until CUSTORY_ENCRYPTION_KEYS is set (pipeline's crypto).
+    # is refused with a clear message until CUSTORY_ENCRYPTION_KEYS is set (custory.crypto).
     CUSTORY_ENCRYPTION_KEYS = [
         base64.urlsafe_b64encode(hashlib.sha256(SECRET_KEY.encode()).digest()).decode()
     ]
