@@ -182,9 +182,19 @@ def outbound_wants(*, workspace_id: int, type: str) -> bool:
     return any(hook.wants(type) for hook in _endpoints(workspace_id))
 
 
-def outbound_emit(*, workspace: Workspace, type: str, data: dict[str, Any]) -> list[Delivery]:
-    """Store a Delivery for each enabled endpoint that wants `type`; deliver after commit."""
-    endpoints = [hook for hook in _endpoints(workspace.pk) if hook.wants(type)]
+def outbound_emit(
+    *,
+    workspace: Workspace,
+    type: str,
+    data: dict[str, Any],
+    webhook: OutboundWebhook | None = None,
+) -> list[Delivery]:
+    """Store a Delivery for each enabled endpoint that wants `type` (or only for `webhook`,
+    whatever types it takes); deliver after commit."""
+    if webhook is not None:
+        endpoints = [webhook] if webhook.enabled and webhook.workspace_id == workspace.pk else []
+    else:
+        endpoints = [hook for hook in _endpoints(workspace.pk) if hook.wants(type)]
     if not endpoints:
         return []
     payload = envelope(event_id=uuid4(), type=type, workspace=workspace, data=data)

@@ -200,6 +200,8 @@ STRIPE_WEBHOOK_MAX_BYTES = 256 * 1024
 # (local development and tests only); each delivery attempt waits this long for an answer.
 CUSTORY_OUTBOUND_ALLOW_PRIVATE = env_bool("CUSTORY_OUTBOUND_ALLOW_PRIVATE", default=False)
 CUSTORY_OUTBOUND_TIMEOUT_SECONDS = 10
+# The event types endpoints can subscribe to: core resolves this name, it imports no domain app.
+CUSTORY_OUTBOUND_EVENT_TYPES = "tasks.outbound_events.event_type_choices"
 
 # Ingestion: events claimed per batch, and how long a claim lasts before the sweep takes it back.
 CUSTORY_EVENT_BATCH_SIZE = env_int("CUSTORY_EVENT_BATCH_SIZE", 100)

@@ -24,4 +24,13 @@ urlpatterns = [
     path("audit/", views.audit_log, name="audit"),
     path("webhooks/", webhook_views.webhook_list, name="webhooks"),
     path("webhooks/<uuid:uuid>/", webhook_views.webhook_detail, name="webhook_detail"),
+    path("webhooks/<uuid:uuid>/rotate/", webhook_views.webhook_rotate, name="webhook_rotate"),
+    path("webhooks/<uuid:uuid>/toggle/", webhook_views.webhook_toggle, name="webhook_toggle"),
+    path("webhooks/<uuid:uuid>/delete/", webhook_views.webhook_delete, name="webhook_delete"),
+    path("webhooks/<uuid:uuid>/test/", webhook_views.webhook_test, name="webhook_test"),
+    path(
+        "webhooks/<uuid:uuid>/deliveries/<uuid:delivery>/redeliver/",
+        webhook_views.delivery_redeliver,
+        name="delivery_redeliver",
+    ),
 ]

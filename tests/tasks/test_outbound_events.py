@@ -1,10 +1,10 @@
 """What reaches outbound webhooks: new signals from processing, task changes, sync problems."""
 
 import pytest
-from billing.pipeline.connections import connection_revoke
-from billing.pipeline.jobs import MAX_ATTEMPTS, _failure_record
 
 from billing.models import EventStatus
+from billing.pipeline.connections import connection_revoke
+from billing.pipeline.jobs import MAX_ATTEMPTS, _failure_record
 from custory import services
 from custory.models import Delivery
 from custory.outbound import outbound_webhook_create
