@@ -146,6 +146,29 @@ def step_changes(journey: Journey, period: Period) -> list[StepChange]:
     return changes
 
 
+HEADLINE_WORDS = {
+    K.PAYMENT_FAILED: "failed payments",
+    K.PAYMENT_RECOVERED: "recovered",
+    K.REFUND: "refunds",
+    K.SUBSCRIPTION_CANCELED: "churned",
+}
+
+
+def headline(steps: list[StepChange]) -> str:
+    """ "3 failed payments (was 1), 1 recovered (was 0), …": the whole journey in one line."""
+    totals = {word: [0, 0] for word in DIGEST_KINDS.values()}
+    for step in steps:
+        for change in step.kinds:
+            totals[change.word][0] += change.count
+            totals[change.word][1] += change.previous
+    parts = [
+        f"{totals[word][0]} {HEADLINE_WORDS[kind]} (was {totals[word][1]})"
+        for kind, word in DIGEST_KINDS.items()
+        if any(totals[word])
+    ]
+    return ", ".join(parts)
+
+
 def unsubscribe_token(*, workspace: Workspace, user: User) -> str:
     return signing.dumps({"w": workspace.pk, "u": user.pk}, salt=UNSUBSCRIBE_SALT)
 
@@ -171,12 +194,14 @@ def digest_context(*, workspace: Workspace, user: User, period: Period) -> dict:
     at_risk = (
         at_risk_subscriptions(workspace).select_related("customer").order_by("-mrr")[:AT_RISK_SHOWN]
     )
+    steps = step_changes(journey, period) if journey else []
     return {
         "workspace": workspace,
         "user": user,
         "period": period,
         "journey": journey,
-        "steps": step_changes(journey, period) if journey else [],
+        "steps": steps,
+        "headline": headline(steps),
         "at_risk": [
             {
                 "name": s.customer.name or s.customer.email or s.customer.stripe_id,
