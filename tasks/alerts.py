@@ -16,6 +16,7 @@ from django.db.models import Max, Sum
 from django.urls import reverse
 from django.utils import timezone
 
+from billing.metrics import at_risk_subscriptions
 from billing.models import (
     ConnectionStatus,
     RevenueSignal,
@@ -27,7 +28,6 @@ from custory.audit import audit_record
 from custory.models import Membership, Role
 from custory.money import money_format
 from custory.outbound import absolute_url, outbound_emit
-from journeys.board_selectors import at_risk_subscriptions
 from tasks.models import AlertMetric, AlertRule, AlertState
 
 logger = logging.getLogger(__name__)

@@ -20,10 +20,10 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from billing.metrics import at_risk_subscriptions
 from billing.models import SignalKind as K
 from custory.models import Membership, Role, User, Workspace
 from custory.money import money_format
-from journeys.board_selectors import at_risk_subscriptions
 from journeys.models import Journey, SignalPlacement, Step
 from tasks.models import DigestFrequency, DigestPreference, DigestSend, FollowUpTask
 
