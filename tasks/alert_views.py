@@ -85,19 +85,21 @@ def alert_delete(request: HttpRequest, uuid) -> HttpResponse:
     return redirect("tasks:alert_list", slug=request.workspace.slug)
 
 
-@workspace_view(role=Role.MEMBER)
-@require_POST
+@workspace_view(role=Role.SUPPORT)
 def digest_preference(request: HttpRequest) -> HttpResponse:
-    """The reader chooses their own digest."""
+    """Everyone in the workspace chooses their own digest (support staff opt in here)."""
+    if request.method != "POST":
+        form = DigestPreferenceForm(initial=_digest_initial(request))
+        return render(request, "tasks/digest_preference.html", {"digest_form": form})
     form = DigestPreferenceForm(request.POST)
-    if form.is_valid():
-        alert_services.digest_preference_set(
-            workspace=request.workspace, user=request.user, **form.cleaned_data
-        )
-        messages.success(request, "Digest preference saved.")
-    else:
-        messages.error(request, "Choose a frequency and a time zone from the lists.")
-    return redirect("tasks:alert_list", slug=request.workspace.slug)
+    if not form.is_valid():
+        context = {"digest_form": form}
+        return render(request, "tasks/digest_preference.html", context, status=400)
+    alert_services.digest_preference_set(
+        workspace=request.workspace, user=request.user, **form.cleaned_data
+    )
+    messages.success(request, "Digest preference saved.")
+    return redirect("tasks:digest_preference", slug=request.workspace.slug)
 
 
 @csrf_exempt  # The signed token is the credential; mail clients POST it (RFC 8058 one-click).

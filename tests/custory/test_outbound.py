@@ -2,14 +2,18 @@
 
 import hashlib
 import hmac
+import io
 import json
 from datetime import timedelta
 
 import pytest
 import time_machine
+from cryptography.fernet import Fernet
 from django.core import mail
+from django.core.management import call_command
 from django.utils import timezone
 
+from custory import crypto
 from custory.models import Delivery, DeliveryStatus, OutboundWebhook
 from custory.outbound import (
     delivery_redeliver,
@@ -18,6 +22,7 @@ from custory.outbound import (
     outbound_webhook_rotate,
 )
 from custory.outbound_jobs import deliveries_sweep
+from custory.outbound_signing import active_secrets
 from tests.outbound_receiver import start_receiver
 
 
@@ -243,3 +248,17 @@ def test_slack_format_posts_a_block_kit_message(workspace, admin, receiver, emit
     types = [block["type"] for block in message["blocks"]]
     assert types == ["header", "section", "section", "actions", "context"]
     assert message["blocks"][3]["elements"][0]["url"].endswith("/signals/1/")
+
+
+def test_encryption_rotate_reencrypts_outbound_secrets(hook, settings):
+    old_key = settings.CUSTORY_ENCRYPTION_KEYS[0]
+    new_key = Fernet.generate_key().decode()
+    settings.CUSTORY_ENCRYPTION_KEYS = [new_key, old_key]
+    crypto._fernet.cache_clear()
+    try:
+        call_command("encryption_rotate", stdout=io.StringIO())
+        settings.CUSTORY_ENCRYPTION_KEYS = [new_key]
+        crypto._fernet.cache_clear()
+        assert active_secrets(OutboundWebhook.objects.get()) == [hook.plain_secret]
+    finally:
+        crypto._fernet.cache_clear()

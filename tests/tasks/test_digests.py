@@ -119,3 +119,20 @@ def test_the_unsubscribe_link_asks_then_unsubscribes_in_one_click(client, seeded
 def test_a_tampered_unsubscribe_link_is_404(client, seeded_week, member):
     token = unsubscribe_token(workspace=seeded_week, user=member)
     assert client.post(reverse("digest_unsubscribe", args=[token[:-2] + "xx"])).status_code == 404
+
+
+def test_support_opts_in_from_their_digest_page(client_for, support, workspace):
+    client = client_for(support)
+    url = reverse("tasks:digest_preference", args=[workspace.slug])
+    assert client.get(url).status_code == 200
+    response = client.post(url, {"frequency": "daily", "time_zone": "Europe/Paris"})
+    assert response.status_code == 302
+    preference = DigestPreference.objects.get(user=support)
+    assert (preference.frequency, preference.time_zone) == ("daily", "Europe/Paris")
+
+
+def test_an_unknown_time_zone_is_refused(client_for, member, workspace):
+    url = reverse("tasks:digest_preference", args=[workspace.slug])
+    response = client_for(member).post(url, {"frequency": "daily", "time_zone": "Mars/Olympus"})
+    assert response.status_code == 400
+    assert not DigestPreference.objects.exists()
