@@ -41,8 +41,9 @@ class Response:
 def address_refusal(address: str) -> str:
     """Why an IP address may not be called, or "" when it is a public unicast address."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # IPv4-mapped (::ffff:a.b.c.d) and 6to4 (2002:…) addresses reach the IPv4 they embed.
+        ip = ip.ipv4_mapped or ip.sixtofour or ip
     for test, reason in (
         (ip.is_loopback, "loopback"),
         (ip.is_link_local, "link-local"),

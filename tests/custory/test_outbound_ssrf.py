@@ -31,6 +31,9 @@ from tests.outbound_receiver import start_receiver
         ("::ffff:127.0.0.1", "loopback"),
         ("::ffff:10.0.0.1", "private"),
         ("::ffff:169.254.169.254", "link-local"),
+        ("2002:7f00:1::", "loopback"),
+        ("2002:a00:1::", "private"),
+        ("64:ff9b::7f00:1", "reserved"),
     ],
 )
 def test_non_public_addresses_are_refused(address, reason):
