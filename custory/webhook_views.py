@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from custory import outbound
 from custory.access import get_object_for_member, workspace_view
@@ -57,10 +58,15 @@ def _detail_page(request, webhook, *, form=None, new_secret="", status=200):
         with_url=False, initial={"format": webhook.format, "event_types": webhook.event_types}
     )
     context = {"webhook": webhook, "deliveries": deliveries, "form": form, "new_secret": new_secret}
-    return render(request, "custory/webhook_detail.html", context, status=status)
+    template_name = "custory/webhook_detail.html"
+    if request.htmx:
+        # The delivery log refreshes itself every few seconds.
+        template_name += "#deliveries"
+    return render(request, template_name, context, status=status)
 
 
 @workspace_view(role=Role.ADMIN)
+@vary_on_headers("HX-Request")
 def webhook_detail(request: HttpRequest, uuid) -> HttpResponse:
     """An endpoint's delivery log; POST changes its events and format."""
     webhook = _webhook(request, uuid)

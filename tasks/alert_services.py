@@ -9,7 +9,7 @@ from custory.audit import audit_record
 from custory.models import OutboundWebhook, User, Workspace
 from journeys.models import Step
 from tasks.alerts import alert_describe
-from tasks.models import AlertMetric, AlertRule, DigestFrequency, DigestPreference
+from tasks.models import AlertMetric, AlertRule, AlertState, DigestFrequency, DigestPreference
 
 MONEY_METRICS = (AlertMetric.MRR_AT_RISK, AlertMetric.RECOVERY_RATE)
 
@@ -63,7 +63,7 @@ def alert_rule_create(
 def alert_rule_set_enabled(*, rule: AlertRule, actor: User, enabled: bool) -> None:
     """Switch a rule on or off; switched off, it forgets a breach so it can fire again later."""
     rule.enabled = enabled
-    rule.state = "ok"
+    rule.state = AlertState.OK
     rule.save(update_fields=["enabled", "state"])
     audit_record(
         workspace=rule.workspace,

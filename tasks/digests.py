@@ -189,7 +189,7 @@ def digest_context(*, workspace: Workspace, user: User, period: Period) -> dict:
         .filter(Q(assignee=user) | Q(assignee__isnull=True))
         .filter(due_date__lte=today + timedelta(days=7))
         .select_related("assignee")
-        .order_by("due_date", "-priority")
+        .order_by("due_date", "pk")
     )
     at_risk = (
         at_risk_subscriptions(workspace).select_related("customer").order_by("-mrr")[:AT_RISK_SHOWN]

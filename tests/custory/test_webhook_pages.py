@@ -151,3 +151,11 @@ def test_the_command_refuses_unknown_events_and_private_urls(workspace, settings
     settings.CUSTORY_OUTBOUND_ALLOW_PRIVATE = False
     with pytest.raises(CommandError, match="loopback"):
         call_command("outbound_webhook_add", "acme", "http://127.0.0.1:9/")
+
+
+def test_the_delivery_log_refreshes_itself_as_a_fragment(client_for, admin, hook):
+    Delivery.objects.create(webhook=hook, event_type="signal.refund", payload={})
+    response = client_for(admin).get(hook.get_absolute_url(), headers={"HX-Request": "true"})
+    page = response.content.decode()
+    assert page.lstrip().startswith('<section id="deliveries"')
+    assert "signal.refund" in page and "<html" not in page
