@@ -45,7 +45,6 @@ def url_check(url: str) -> None:
         raise ValidationError(str(error), code="outbound_refused") from error
 
 
-@transaction.atomic
 def outbound_webhook_create(
     *,
     workspace: Workspace,
@@ -57,23 +56,25 @@ def outbound_webhook_create(
     """Add an endpoint; returns it and its signing secret, which is shown only this once."""
     if format not in OutboundFormat.values:
         raise ValidationError("Choose JSON or Slack.", code="invalid_format")
+    # Resolved before the transaction opens: a slow DNS answer holds no database lock.
     url_check(url)
     secret = secret_generate()
-    webhook = OutboundWebhook.objects.create(
-        workspace=workspace,
-        url=url,
-        event_types=sorted(set(event_types)),
-        format=format,
-        secrets=[{"secret": crypto.encrypt(secret), "expires_at": None}],
-        created_by=actor if getattr(actor, "is_authenticated", False) else None,
-    )
-    audit_record(
-        workspace=workspace,
-        actor=actor,
-        action="outbound_webhook.create",
-        target=webhook,
-        data={"format": format, "events": webhook.event_types},
-    )
+    with transaction.atomic():
+        webhook = OutboundWebhook.objects.create(
+            workspace=workspace,
+            url=url,
+            event_types=sorted(set(event_types)),
+            format=format,
+            secrets=[{"secret": crypto.encrypt(secret), "expires_at": None}],
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        audit_record(
+            workspace=workspace,
+            actor=actor,
+            action="outbound_webhook.create",
+            target=webhook,
+            data={"format": format, "events": webhook.event_types},
+        )
     return webhook, secret
 
 

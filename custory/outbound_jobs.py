@@ -41,11 +41,11 @@ def backoff(attempts: int) -> timedelta:
 
 
 def deliveries_enqueue(*, ids: list[int]) -> None:
-    """Queue one job for these deliveries (call after commit)."""
+    """Queue a job per delivery (call after commit): a slow endpoint delays no other."""
     from django_q.tasks import async_task
 
-    if ids:
-        async_task(ATTEMPT_JOB, ids, task_name="outbound_deliver")
+    for delivery_id in ids:
+        async_task(ATTEMPT_JOB, [delivery_id], task_name="outbound_deliver")
 
 
 def deliveries_attempt(ids: list[int]) -> int:
@@ -60,8 +60,7 @@ def deliveries_sweep() -> int:
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:SWEEP_LIMIT]
     )
-    for delivery_id in ids:
-        deliveries_enqueue(ids=[delivery_id])
+    deliveries_enqueue(ids=ids)
     return len(ids)
 
 
