@@ -5,6 +5,7 @@ jobs never send it together. Failures retry with exponential backoff for up to t
 endpoint failing for three days is disabled and the workspace's admins are told by email.
 """
 
+import http.client
 import json
 import logging
 from datetime import timedelta
@@ -110,7 +111,7 @@ def delivery_attempt(*, delivery_id: int) -> bool:
         )
     except OutboundRefused as error:
         return _failed(delivery, error=str(error))
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, http.client.HTTPException) as error:
         return _failed(delivery, error=f"{type(error).__name__}: {error}"[:300])
     fields = {
         "status_code": response.status,

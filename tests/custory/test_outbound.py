@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import http.client
 import io
 import json
 from datetime import timedelta
@@ -262,3 +263,14 @@ def test_encryption_rotate_reencrypts_outbound_secrets(hook, settings):
         assert active_secrets(OutboundWebhook.objects.get()) == [hook.plain_secret]
     finally:
         crypto._fernet.cache_clear()
+
+
+def test_a_garbled_answer_is_retried(hook, emit, monkeypatch):
+    def garbled(*args, **kwargs):
+        raise http.client.BadStatusLine("HTTP/9 nonsense")
+
+    monkeypatch.setattr("custory.outbound_jobs.post", garbled)
+    (delivery,) = emit()
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.RETRYING
+    assert "BadStatusLine" in delivery.error
