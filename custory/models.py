@@ -342,6 +342,8 @@ class Delivery(models.Model):
         indexes = [
             # The delivery log of one endpoint, newest first.
             models.Index(fields=["webhook", "-created_at"], name="custory_delivery_hook_created"),
+            # The sweep's pruning of finished deliveries older than 30 days.
+            models.Index(fields=["created_at"], name="custory_delivery_created"),
             # The retry sweep: deliveries due for another attempt.
             models.Index(
                 fields=["next_attempt_at"],

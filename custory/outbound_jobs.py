@@ -33,6 +33,8 @@ BACKOFF_CAP = timedelta(hours=6)
 # A claimed delivery not finished by then belongs to a dead worker; the sweep retries it.
 LEASE = timedelta(minutes=2)
 SWEEP_LIMIT = 200
+# Finished deliveries are kept this long for the delivery log, then pruned by the sweep.
+KEEP_FINISHED = timedelta(days=30)
 DUE = Q(status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING, DeliveryStatus.SENDING])
 
 
@@ -55,13 +57,20 @@ def deliveries_attempt(ids: list[int]) -> int:
 
 
 def deliveries_sweep() -> int:
-    """Queue the deliveries whose retry is due (every minute); return how many."""
+    """Queue the deliveries whose retry is due, prune old finished ones (every minute); return
+    how many were queued."""
+    now = timezone.now()
     ids = list(
-        Delivery.objects.filter(DUE, next_attempt_at__lte=timezone.now())
+        Delivery.objects.filter(DUE, next_attempt_at__lte=now)
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:SWEEP_LIMIT]
     )
     deliveries_enqueue(ids=ids)
+    old = Delivery.objects.filter(
+        status__in=[DeliveryStatus.DELIVERED, DeliveryStatus.FAILED],
+        created_at__lt=now - KEEP_FINISHED,
+    ).values_list("pk", flat=True)[:SWEEP_LIMIT]
+    Delivery.objects.filter(pk__in=list(old)).delete()
     return len(ids)
 
 

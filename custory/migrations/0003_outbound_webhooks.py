@@ -126,6 +126,10 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="delivery",
+            index=models.Index(fields=["created_at"], name="custory_delivery_created"),
+        ),
+        migrations.AddIndex(
+            model_name="delivery",
             index=models.Index(
                 condition=models.Q(("status__in", ["pending", "retrying", "sending"])),
                 fields=["next_attempt_at"],

@@ -274,3 +274,13 @@ def test_a_garbled_answer_is_retried(hook, emit, monkeypatch):
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.RETRYING
     assert "BadStatusLine" in delivery.error
+
+
+def test_the_sweep_prunes_finished_deliveries_after_thirty_days(hook, emit):
+    (delivery,) = emit()
+    with time_machine.travel(timezone.now() + timedelta(days=29)):
+        deliveries_sweep()
+    assert Delivery.objects.filter(pk=delivery.pk).exists()
+    with time_machine.travel(timezone.now() + timedelta(days=31)):
+        deliveries_sweep()
+    assert not Delivery.objects.filter(pk=delivery.pk).exists()
