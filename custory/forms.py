@@ -1,6 +1,8 @@
 from django import forms
+from django.conf import settings
+from django.utils.module_loading import import_string
 
-from custory.models import Role
+from custory.models import OutboundFormat, Role
 
 
 class WorkspaceForm(forms.Form):
@@ -56,3 +58,35 @@ class AuditFilterForm(forms.Form):
         if date_from and date_to and date_from > date_to:
             self.add_error("date_to", "“To” must be on or after “From”.")
         return cleaned
+
+
+def outbound_event_choices() -> list[tuple[str, str]]:
+    """The event types endpoints can take, from the app settings name (core knows no domain)."""
+    return import_string(settings.CUSTORY_OUTBOUND_EVENT_TYPES)()
+
+
+class WebhookForm(forms.Form):
+    url = forms.URLField(
+        label="Endpoint URL",
+        max_length=500,
+        assume_scheme="https",
+        help_text="A Slack incoming-webhook URL, or your own endpoint. Private and loopback "
+        "addresses are refused.",
+    )
+    format = forms.ChoiceField(
+        choices=OutboundFormat.choices,
+        initial=OutboundFormat.JSON,
+        help_text="Slack posts Block Kit messages; JSON sends the signed envelope.",
+    )
+    event_types = forms.MultipleChoiceField(
+        label="Events",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked means every event.",
+    )
+
+    def __init__(self, *args, with_url: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["event_types"].choices = outbound_event_choices()
+        if not with_url:
+            del self.fields["url"]

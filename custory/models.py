@@ -232,3 +232,125 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"{self.action} by {self.actor_label or 'system'}"
+
+
+class OutboundFormat(models.TextChoices):
+    JSON = "json", "JSON (signed)"
+    SLACK = "slack", "Slack (Block Kit)"
+
+
+class OutboundWebhookQuerySet(models.QuerySet):
+    def for_workspace(self, workspace):
+        return self.filter(workspace=workspace)
+
+    def enabled(self):
+        return self.filter(disabled_at__isnull=True)
+
+
+class OutboundWebhook(models.Model):
+    """An endpoint of a workspace that receives its events, signed; the secrets are encrypted."""
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="outbound_webhooks"
+    )
+    uuid = models.UUIDField(default=uuid4, unique=True, editable=False)
+    url = models.URLField(max_length=500)
+    # Event types it receives (e.g. "signal.payment_failed", "task.created"); empty means all.
+    event_types = models.JSONField(default=list, blank=True)
+    format = models.CharField(
+        max_length=10, choices=OutboundFormat.choices, default=OutboundFormat.JSON
+    )
+    # [{"secret": <Fernet token>, "expires_at": <ISO time or null>}], newest first: during a
+    # rotation's overlap every unexpired secret signs each delivery.
+    secrets = models.JSONField(default=list, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=200, blank=True)
+    # First failure of the current failing streak; cleared by any success.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = OutboundWebhookQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(format__in=OutboundFormat.values),
+                name="custory_outbound_format_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return self.url
+
+    def get_absolute_url(self):
+        return reverse(
+            "workspace:webhook_detail", kwargs={"slug": self.workspace.slug, "uuid": self.uuid}
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return self.disabled_at is None
+
+    def wants(self, event_type: str) -> bool:
+        return not self.event_types or event_type in self.event_types
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    RETRYING = "retrying", "Retrying"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+class Delivery(models.Model):
+    """One event for one endpoint: its envelope as sent, and how its attempts went."""
+
+    webhook = models.ForeignKey(
+        OutboundWebhook, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    uuid = models.UUIDField(default=uuid4, unique=True, editable=False)
+    # The envelope's id: the same for every endpoint and every redelivery of one event.
+    event_id = models.UUIDField(default=uuid4)
+    event_type = models.CharField(max_length=64)
+    payload = models.JSONField()
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    response_excerpt = models.CharField(max_length=500, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=DeliveryStatus.values),
+                name="custory_delivery_status_valid",
+            ),
+        ]
+        indexes = [
+            # The delivery log of one endpoint, newest first.
+            models.Index(fields=["webhook", "-created_at"], name="custory_delivery_hook_created"),
+            # The sweep's pruning of finished deliveries older than 30 days.
+            models.Index(fields=["created_at"], name="custory_delivery_created"),
+            # The retry sweep: deliveries due for another attempt.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status__in=["pending", "retrying", "sending"]),
+                name="custory_delivery_due",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.event_type} to {self.webhook}"

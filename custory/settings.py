@@ -186,7 +186,7 @@ if not CUSTORY_ENCRYPTION_KEYS and DEBUG:
     import base64
 
     # Only for local debugging: a key derived from SECRET_KEY. Without DEBUG, connecting Stripe
-    # is refused with a clear message until CUSTORY_ENCRYPTION_KEYS is set (pipeline's crypto).
+    # is refused with a clear message until CUSTORY_ENCRYPTION_KEYS is set (custory.crypto).
     CUSTORY_ENCRYPTION_KEYS = [
         base64.urlsafe_b64encode(hashlib.sha256(SECRET_KEY.encode()).digest()).decode()
     ]
@@ -195,6 +195,13 @@ if not CUSTORY_ENCRYPTION_KEYS and DEBUG:
 STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com")
 STRIPE_WEBHOOK_TOLERANCE = 300
 STRIPE_WEBHOOK_MAX_BYTES = 256 * 1024
+
+# Outbound webhooks: private, loopback and link-local addresses are refused unless this is set
+# (local development and tests only); each delivery attempt waits this long for an answer.
+CUSTORY_OUTBOUND_ALLOW_PRIVATE = env_bool("CUSTORY_OUTBOUND_ALLOW_PRIVATE", default=False)
+CUSTORY_OUTBOUND_TIMEOUT_SECONDS = 10
+# The event types endpoints can subscribe to: core resolves this name, it imports no domain app.
+CUSTORY_OUTBOUND_EVENT_TYPES = "tasks.outbound_events.event_type_choices"
 
 # Ingestion: events claimed per batch, and how long a claim lasts before the sweep takes it back.
 CUSTORY_EVENT_BATCH_SIZE = env_int("CUSTORY_EVENT_BATCH_SIZE", 100)

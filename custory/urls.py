@@ -9,6 +9,7 @@ urlpatterns = [
     path("workspaces/new/", views.workspace_create, name="workspace_create"),
     path("invitations/<uuid:token>/", views.invitation_accept, name="invitation_accept"),
     path("hooks/stripe/", include("billing.pipeline.webhook_urls")),
+    path("digests/", include("tasks.digest_urls")),
     path("api/v1/", include("custory.api_urls")),
     path("admin/", admin.site.urls),
     path("w/<slug:slug>/", include("journeys.urls")),

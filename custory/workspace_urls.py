@@ -1,6 +1,6 @@
 from django.urls import path
 
-from custory import views
+from custory import views, webhook_views
 
 app_name = "workspace"
 
@@ -22,4 +22,15 @@ urlpatterns = [
         name="invitation_cancel",
     ),
     path("audit/", views.audit_log, name="audit"),
+    path("webhooks/", webhook_views.webhook_list, name="webhooks"),
+    path("webhooks/<uuid:uuid>/", webhook_views.webhook_detail, name="webhook_detail"),
+    path("webhooks/<uuid:uuid>/rotate/", webhook_views.webhook_rotate, name="webhook_rotate"),
+    path("webhooks/<uuid:uuid>/toggle/", webhook_views.webhook_toggle, name="webhook_toggle"),
+    path("webhooks/<uuid:uuid>/delete/", webhook_views.webhook_delete, name="webhook_delete"),
+    path("webhooks/<uuid:uuid>/test/", webhook_views.webhook_test, name="webhook_test"),
+    path(
+        "webhooks/<uuid:uuid>/deliveries/<uuid:delivery>/redeliver/",
+        webhook_views.delivery_redeliver,
+        name="delivery_redeliver",
+    ),
 ]

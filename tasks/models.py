@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.models import Customer, RevenueSignal
-from custory.models import Role, Workspace
+from custory.models import OutboundWebhook, Role, Workspace
 from journeys.models import Step
 
 
@@ -219,3 +219,114 @@ class TaskComment(models.Model):
 
     def __str__(self):
         return self.body[:60]
+
+
+class AlertMetric(models.TextChoices):
+    FAILED_PAYMENTS = "failed_payments", "Failed payments on a step in 24 hours, at least"
+    RECOVERY_RATE = "recovery_rate", "Recovery rate over 7 days below (%)"
+    MRR_AT_RISK = "mrr_at_risk", "MRR at risk above"
+    NO_EVENTS = "no_events", "No Stripe events for (hours) while connected"
+
+
+class AlertState(models.TextChoices):
+    OK = "ok", "OK"
+    FIRING = "firing", "Firing"
+
+
+class AlertRule(models.Model):
+    """A threshold on a workspace figure; it fires once when breached and once when it clears."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="alert_rules")
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    metric = models.CharField(max_length=20, choices=AlertMetric.choices)
+    # Failed payments: only those placed on this step (any step when empty).
+    step = models.ForeignKey(
+        Step, on_delete=models.CASCADE, null=True, blank=True, related_name="alert_rules"
+    )
+    # A count, a percentage, an amount in minor units of `currency`, or hours, by metric.
+    threshold = models.PositiveBigIntegerField()
+    currency = models.CharField(max_length=3, blank=True)
+    email = models.BooleanField(default=True)
+    webhook = models.ForeignKey(
+        OutboundWebhook,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="alert_rules",
+    )
+    enabled = models.BooleanField(default=True)
+    state = models.CharField(max_length=10, choices=AlertState.choices, default=AlertState.OK)
+    state_changed_at = models.DateTimeField(null=True, blank=True)
+    last_value = models.CharField(max_length=100, blank=True)
+    last_evaluated_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(metric__in=AlertMetric.values), name="tasks_alert_metric_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(state__in=AlertState.values), name="tasks_alert_state_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_metric_display()} {self.threshold}"
+
+
+class DigestFrequency(models.TextChoices):
+    OFF = "off", "Off"
+    DAILY = "daily", "Daily"
+    WEEKLY = "weekly", "Weekly"
+
+
+class DigestPreference(models.Model):
+    """A member's digest choice; without a row, admins and members get the weekly digest."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="digest_preferences"
+    )
+    frequency = models.CharField(
+        max_length=10, choices=DigestFrequency.choices, default=DigestFrequency.WEEKLY
+    )
+    time_zone = models.CharField(max_length=64, default="UTC")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "user"], name="tasks_digest_preference_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(frequency__in=DigestFrequency.values),
+                name="tasks_digest_frequency_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.frequency} digest for {self.user_id}"
+
+
+class DigestSend(models.Model):
+    """One digest sent: the constraint is what makes a second run of the job send nothing."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # "weekly:2026-11-23" or "daily:2026-11-29": the frequency and the period's first local day.
+    period = models.CharField(max_length=32)
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "workspace", "period"], name="tasks_digest_once_per_user_period"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.period} digest to {self.user_id}"

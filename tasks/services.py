@@ -25,6 +25,7 @@ from tasks.models import (
     TaskSignalReason,
     TaskStatus,
 )
+from tasks.outbound_events import task_announce
 from tasks.selectors import signal_step, step_label
 
 CLOSED_STATUSES = (TaskStatus.DONE, TaskStatus.DISMISSED)
@@ -99,6 +100,7 @@ def task_create(
             task=task, signal=signal, rule=rule, reason=TaskSignalReason.OPENED, attached_at=now
         )
     _task_created_audit(task, actor)
+    task_announce(task=task, type="task.created")
     return task
 
 
@@ -204,6 +206,7 @@ def task_assign(*, task: FollowUpTask, actor: Actor, assignee: User | None) -> F
         data={"from": previous.email if previous else "", "to": assignee.email if assignee else ""},
     )
     _notify_assignee(task, actor)
+    task_announce(task=task, type="task.assigned")
     return task
 
 
@@ -244,6 +247,8 @@ def task_status_set(
             **(data or {}),
         },
     )
+    if status in CLOSED_STATUSES and previous not in CLOSED_STATUSES:
+        task_announce(task=task, type="task.closed")
     return task
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tasks import views
+from tasks import alert_views, views
 
 app_name = "tasks"
 
@@ -17,4 +17,8 @@ urlpatterns = [
     path("settings/task-rules/new/", views.rule_create, name="rule_create"),
     path("settings/task-rules/<uuid:uuid>/", views.rule_edit, name="rule_edit"),
     path("settings/task-rules/<uuid:uuid>/toggle/", views.rule_toggle, name="rule_toggle"),
+    path("settings/alerts/", alert_views.alert_list, name="alert_list"),
+    path("settings/alerts/digest/", alert_views.digest_preference, name="digest_preference"),
+    path("settings/alerts/<uuid:uuid>/toggle/", alert_views.alert_toggle, name="alert_toggle"),
+    path("settings/alerts/<uuid:uuid>/delete/", alert_views.alert_delete, name="alert_delete"),
 ]

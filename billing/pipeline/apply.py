@@ -34,6 +34,7 @@ from billing.normalize.subscriptions import COUNTED_STATUSES
 from billing.signal_details import details_clean
 from journeys.placement import place_signals
 from tasks.automation import task_rules_apply
+from tasks.outbound_events import signals_announce
 
 # Which subscription status a customer shows when it has several.
 STATUS_RANK = ["active", "past_due", "trialing", "unpaid", "paused", "incomplete", "canceled"]
@@ -45,6 +46,7 @@ def event_apply(*, event: StripeEvent) -> list[RevenueSignal]:
     if signals:
         place_signals(signals=signals)
         task_rules_apply(signals=signals)
+        signals_announce(signals=signals)
     return signals
 
 

@@ -15,10 +15,11 @@ from billing.models import (
     ImportStatus,
     StripeConnection,
 )
-from billing.pipeline import crypto, stripe_api
+from billing.pipeline import stripe_api
 from billing.pipeline.connections import IMPORT_JOB, api_key_for
 from billing.pipeline.ingest import events_store
 from billing.pipeline.jobs import drain_request
+from custory import crypto
 
 logger = logging.getLogger(__name__)
 

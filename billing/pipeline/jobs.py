@@ -22,6 +22,7 @@ from billing.models import EventDrainState, EventStatus, StripeEvent
 from billing.pipeline import hot_sql
 from billing.pipeline.apply import event_apply
 from custory.batching import batch_scope
+from tasks.outbound_events import sync_problem_announce
 
 logger = logging.getLogger(__name__)
 
@@ -177,6 +178,15 @@ def _failure_record(event: StripeEvent, error: Exception) -> None:
         last_error=_short_error(error),
         next_attempt_at=None if gave_up else timezone.now() + backoff(event.attempts),
     )
+    if gave_up:
+        sync_problem_announce(
+            workspace=event.workspace,
+            type="sync.event_failed",
+            summary=f"Stripe event {event.stripe_id} ({event.type}) failed "
+            f"{event.attempts} times and is left failed: {_short_error(error)}",
+            url=settings.SITE_URL + event.get_absolute_url(),
+            details={"event": {"stripe_id": event.stripe_id, "type": event.type}},
+        )
 
 
 def events_process_batch(*, limit: int = BATCH_SIZE) -> int:

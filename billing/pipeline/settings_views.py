@@ -20,8 +20,9 @@ from django.views.decorators.vary import vary_on_headers
 
 from billing.event_types import PROCESSED_EVENT_TYPES
 from billing.models import HistoryImport, StripeConnection, WebhookSecret
-from billing.pipeline import connections, crypto
+from billing.pipeline import connections
 from billing.pipeline.forms import ConnectForm, KeyReplaceForm, RevokeForm, SecretAddForm
+from custory import crypto
 from custory.access import get_object_for_member, workspace_view
 from custory.models import Role
 

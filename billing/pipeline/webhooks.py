@@ -18,8 +18,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from billing.models import ConnectionStatus, EventSource, StripeConnection
-from billing.pipeline import crypto, hot_sql
+from billing.pipeline import hot_sql
 from billing.pipeline.ingest import event_receive
+from custory import crypto
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ import time
 import uuid
 
 from billing.models import WebhookSecret
-from billing.pipeline import crypto
+from custory import crypto
 from tests.factories import StripeConnectionFactory
 from tests.stripe_signing import sign_payload
 

@@ -7,7 +7,8 @@ from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 
 from billing.models import ConnectionStatus, StripeConnection, StripeEvent, WebhookSecret
-from billing.pipeline import connections, crypto
+from billing.pipeline import connections
+from custory import crypto
 from custory.models import AuditEvent
 from tests.factories import StripeEventFactory
 from tests.stripe_fake import RK_TEST, WHSEC_NEW, WHSEC_OLD, serve_fake_stripe

@@ -11,7 +11,8 @@ from django.db import connection as db
 
 from billing.event_types import PROCESSED_EVENT_TYPES
 from billing.models import ConnectionStatus, StripeConnection, WebhookSecret
-from billing.pipeline import connections, crypto
+from billing.pipeline import connections
+from custory import crypto
 from custory.models import AuditEvent
 from tests.factories import StripeConnectionFactory
 from tests.stripe_fake import (

@@ -12,7 +12,8 @@ from billing.models import (
     StripeConnection,
     StripeEvent,
 )
-from billing.pipeline import connections, crypto
+from billing.pipeline import connections
+from custory import crypto
 from custory.models import AuditEvent
 from tests.factories import StripeEventFactory
 from tests.stripe_fake import (

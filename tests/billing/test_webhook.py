@@ -151,7 +151,7 @@ def test_types_we_do_not_process_are_stored_as_ignored(client, connection, no_in
 
 
 def test_a_rotated_connection_accepts_both_active_secrets(client, connection):
-    from billing.pipeline import crypto
+    from custory import crypto
 
     new_secret = "whsec_newsecretafterrotation0123456789"
     WebhookSecret.objects.create(

@@ -8,7 +8,8 @@ import uuid
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from custory.models import Invitation
+from custory.models import Invitation, OutboundWebhook
+from tasks.models import AlertRule
 from tests.factories import (
     CustomerFactory,
     FollowUpTaskFactory,
@@ -67,6 +68,8 @@ def workspace_objects(workspace, admin):
         TaskRuleFactory(workspace=workspace),
         admin.memberships.get(workspace=workspace),
         Invitation.objects.create(workspace=workspace, email="someone@example.com"),
+        OutboundWebhook.objects.create(workspace=workspace, url="https://hooks.example.com/"),
+        AlertRule.objects.create(workspace=workspace, metric="failed_payments", threshold=1),
     ]
 
 

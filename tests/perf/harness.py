@@ -108,7 +108,7 @@ def django_eval(env: dict, code: str, timeout: float = 120):
 
 SETUP_CODE = """
 import json
-from billing.pipeline import crypto
+from custory import crypto
 from billing.models import StripeConnection, WebhookSecret
 from custory.models import Workspace
 ws, _ = Workspace.objects.get_or_create(slug="bench", defaults={"name": "Bench"})

@@ -12,7 +12,7 @@ from billing.models import (
     StripeConnection,
     WebhookSecret,
 )
-from billing.pipeline import crypto, stripe_api
+from billing.pipeline import stripe_api
 from billing.pipeline.connections.rules import (
     MAX_ACTIVE_SECRETS,
     ConnectionRefused,
@@ -32,6 +32,7 @@ from billing.pipeline.connections.rules import (
     require_encryption,
 )
 from billing.pipeline.connections.secrets import secret_insert
+from custory import crypto
 from custory.audit import audit_record
 from custory.models import Workspace
 

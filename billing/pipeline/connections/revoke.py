@@ -3,8 +3,10 @@
 import logging
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from billing.models import (
@@ -24,6 +26,7 @@ from billing.pipeline.connections.rules import (
 )
 from custory.audit import audit_record
 from journeys.models import StepDailyRollup
+from tasks.outbound_events import sync_problem_announce
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +65,18 @@ def _purge(connection: StripeConnection) -> dict[str, int]:
         "subscriptions": subscriptions,
         "rollups": rollups,
     }
+
+
+def _revoked_announce(connection: StripeConnection) -> None:
+    """Tell outbound webhooks that events stopped: a sync problem."""
+    sync_problem_announce(
+        workspace=connection.workspace,
+        type="sync.connection_revoked",
+        summary=f"The Stripe connection {connection} was revoked: no more events arrive.",
+        url=settings.SITE_URL
+        + reverse("billing:stripe_settings", kwargs={"slug": connection.workspace.slug}),
+        details={"connection": {"id": str(connection.uuid), "account": connection.account_id}},
+    )
 
 
 def connection_revoke(
@@ -106,6 +121,7 @@ def connection_revoke(
                 "delete_data": delete_data,
             },
         )
+        _revoked_announce(connection)
         purged = None
         if delete_data:
             purged = _purge(connection)

@@ -11,7 +11,8 @@ from billing.models import (
     ConnectionStatus,
     StripeConnection,
 )
-from billing.pipeline import crypto, stripe_api
+from billing.pipeline import stripe_api
+from custory import crypto
 from custory.models import Workspace
 
 logger = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from billing.models import (
     StripeConnection,
     WebhookSecret,
 )
-from billing.pipeline import crypto, stripe_api
+from billing.pipeline import stripe_api
 from billing.pipeline.connections.rules import (
     MAX_ACTIVE_SECRETS,
     ConnectionRefused,
@@ -25,6 +25,7 @@ from billing.pipeline.connections.rules import (
     require_active,
     require_encryption,
 )
+from custory import crypto
 from custory.audit import audit_record
 
 logger = logging.getLogger(__name__)

@@ -3,11 +3,11 @@
 import secrets
 
 from billing.models import ConnectionStatus, EventSource, StripeConnection
-from billing.pipeline import crypto
 from billing.pipeline.connections import connection_create
 from billing.pipeline.demo.life import demo_events
 from billing.pipeline.ingest import events_store
 from billing.pipeline.jobs import events_process_batch
+from custory import crypto
 
 
 def demo_connection(*, workspace, actor) -> StripeConnection:

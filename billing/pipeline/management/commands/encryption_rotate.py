@@ -1,4 +1,4 @@
-"""Re-encrypt every stored Stripe secret with the newest key in CUSTORY_ENCRYPTION_KEYS.
+"""Re-encrypt every stored secret (Stripe, outbound webhooks) with the newest encryption key.
 
 Rotate like this: put the new key first in CUSTORY_ENCRYPTION_KEYS, keep the old ones after it,
 run this command, then drop the old keys.
@@ -10,9 +10,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from billing.models import StripeConnection, WebhookSecret
-from billing.pipeline import crypto
+from custory import crypto
 from custory.audit import audit_record
-from custory.models import Workspace
+from custory.models import OutboundWebhook, Workspace
 
 
 class Command(BaseCommand):
@@ -39,6 +39,14 @@ class Command(BaseCommand):
                     )
                     secret.save(update_fields=["secret_encrypted"])
                     per_workspace[secret.connection.workspace_id] += 1
+                for webhook in OutboundWebhook.objects.select_for_update().exclude(secrets=[]):
+                    what = f"a signing secret of outbound webhook {webhook.uuid}"
+                    webhook.secrets = [
+                        {**entry, "secret": self._rotate(entry["secret"], what)}
+                        for entry in webhook.secrets
+                    ]
+                    webhook.save(update_fields=["secrets"])
+                    per_workspace[webhook.workspace_id] += len(webhook.secrets)
                 for workspace in Workspace.objects.filter(pk__in=per_workspace):
                     audit_record(
                         workspace=workspace,

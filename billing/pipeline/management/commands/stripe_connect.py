@@ -3,7 +3,8 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from billing.pipeline import connections, crypto
+from billing.pipeline import connections
+from custory import crypto
 from custory.models import Workspace
 
 

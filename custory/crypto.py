@@ -1,4 +1,4 @@
-"""Encryption at rest for Stripe secrets: MultiFernet, the first configured key encrypts."""
+"""Secrets encrypted at rest (Stripe keys, webhook secrets): MultiFernet, the first key encrypts."""
 
 from functools import cache
 
@@ -15,7 +15,7 @@ class EncryptionNotConfigured(ImproperlyConfigured):
 def _fernet() -> MultiFernet:
     if not settings.CUSTORY_ENCRYPTION_KEYS:
         raise EncryptionNotConfigured(
-            "CUSTORY_ENCRYPTION_KEYS is not set, so Stripe secrets cannot be stored encrypted."
+            "CUSTORY_ENCRYPTION_KEYS is not set, so secrets cannot be stored encrypted."
         )
     return MultiFernet([Fernet(key.encode()) for key in settings.CUSTORY_ENCRYPTION_KEYS])
 
