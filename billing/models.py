@@ -401,3 +401,42 @@ class EventDrainState(models.Model):
 
     def __str__(self):
         return f"drain requested={self.requested}"
+
+
+class Evidence(models.Model):
+    """Something a customer did in the product or said to support, as a tool reported it."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="evidence")
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Matched on write by Stripe id or email; the identifiers are kept as given either way.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="evidence"
+    )
+    customer_stripe_id = models.CharField(max_length=255, blank=True)
+    customer_email = models.CharField(max_length=254, blank=True)
+    source = models.CharField(max_length=32)
+    kind = models.CharField(max_length=64)
+    title = models.CharField(max_length=300)
+    url = models.URLField(max_length=1000, blank=True)
+    occurred_at = models.DateTimeField()
+    properties = models.JSONField(default=dict, blank=True)  # validated by billing.evidence
+    client_id = models.CharField(max_length=255)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [  # batches are idempotent: a resent item is ignored by this constraint
+            models.UniqueConstraint(
+                fields=["workspace", "source", "client_id"],
+                name="billing_evidence_unique_client_id",
+            ),
+        ]
+        indexes = [  # a customer's timeline; evidence of a kind over a period (steps, API)
+            models.Index(fields=["customer", "-occurred_at"], name="billing_evidence_customer"),
+            models.Index(
+                fields=["workspace", "kind", "-occurred_at"], name="billing_evidence_ws_kind"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.source}: {self.title}"

@@ -2,7 +2,7 @@ from django import forms
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from custory.models import OutboundFormat, Role
+from custory.models import OutboundFormat, Role, TokenScope
 
 
 class WorkspaceForm(forms.Form):
@@ -90,3 +90,14 @@ class WebhookForm(forms.Form):
         self.fields["event_types"].choices = outbound_event_choices()
         if not with_url:
             del self.fields["url"]
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, strip=True, help_text="What uses it, e.g. “nightly export”."
+    )
+    scope = forms.ChoiceField(
+        choices=TokenScope.choices,
+        initial=TokenScope.READ,
+        help_text="Read is enough for reports; write also creates tasks and posts evidence.",
+    )

@@ -354,3 +354,83 @@ class Delivery(models.Model):
 
     def __str__(self):
         return f"{self.event_type} to {self.webhook}"
+
+
+class TokenScope(models.TextChoices):
+    READ = "read", "Read"
+    WRITE = "write", "Read and write"
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiToken(models.Model):
+    """A personal API key for one workspace; only its SHA-256 is stored, shown once at creation."""
+
+    uuid = models.UUIDField(default=uuid4, unique=True, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="api_tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    scope = models.CharField(max_length=5, choices=TokenScope.choices, default=TokenScope.READ)
+    # The first characters of the key, so people can tell their tokens apart.
+    prefix = models.CharField(max_length=16)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(scope__in=TokenScope.values), name="custory_token_scope_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope == TokenScope.WRITE
+
+
+class InboundWebhook(models.Model):
+    """A signed inbound webhook of a third-party tool (e.g. PostHog), with its own HMAC secret.
+
+    Credentials like API tokens, hence in the core; billing.pipeline verifies and ingests.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    uuid = models.UUIDField(default=uuid4, unique=True, editable=False)
+    source = models.CharField(max_length=32)
+    # Fernet token of the secret (custory.crypto): it must be readable to verify.
+    secret_encrypted = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "source"],
+                condition=models.Q(revoked_at__isnull=True),
+                name="custory_inbound_webhook_one_active",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.source} webhook"

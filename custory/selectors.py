@@ -3,7 +3,7 @@
 from django.db.models import QuerySet
 
 from custory.forms import SYSTEM_ACTOR
-from custory.models import AuditEvent, Workspace
+from custory.models import ApiToken, AuditEvent, Membership, Workspace
 
 # Keys whose values the audit page never shows, whatever a service put into an event's data.
 SECRET_WORDS = ("secret", "password", "token", "key", "signature", "credential")
@@ -42,3 +42,11 @@ def audit_data_for_display(data) -> list[tuple[str, str]]:
             value = "••••••"
         pairs.append((str(key), value if isinstance(value, str) else str(value)))
     return pairs
+
+
+def api_tokens_visible(workspace: Workspace, membership: Membership):
+    """A member's own tokens; an admin sees every token of the workspace."""
+    tokens = ApiToken.objects.filter(workspace=workspace).select_related("user", "workspace")
+    if not membership.is_admin:
+        tokens = tokens.filter(user=membership.user)
+    return tokens

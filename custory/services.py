@@ -9,13 +9,16 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.text import slugify
 
+from custory.api_auth import token_generate
 from custory.audit import audit_record
 from custory.models import (
     INVITATION_LIFETIME,
+    ApiToken,
     Invitation,
     InvitationState,
     Membership,
     Role,
+    TokenScope,
     User,
     Workspace,
 )
@@ -216,3 +219,45 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
         data={"email": invitation.email, "role": membership.role, "already_member": not created},
     )
     return membership
+
+
+@transaction.atomic
+def api_token_create(
+    *, workspace: Workspace, user: User, name: str, scope: str = TokenScope.READ
+) -> tuple[ApiToken, str]:
+    """A new token for a member of the workspace; the key is returned once and never stored."""
+    name = (name or "").strip()[:100]
+    if not name:
+        raise ValidationError("Give the token a name, e.g. the script that uses it.")
+    if scope not in TokenScope.values:
+        raise ValidationError("The scope is read or write.")
+    if not Membership.objects.filter(workspace=workspace, user=user).exists():
+        raise ValidationError(f"{user.email} is not a member of {workspace.name}.")
+    key, prefix, key_hash = token_generate()
+    token = ApiToken.objects.create(
+        workspace=workspace, user=user, name=name, scope=scope, prefix=prefix, key_hash=key_hash
+    )
+    audit_record(
+        workspace=workspace,
+        actor=user,
+        action="api_token.create",
+        target=token,
+        data={"name": name, "scope": scope, "prefix": prefix},
+    )
+    return token, key
+
+
+@transaction.atomic
+def api_token_revoke(*, token: ApiToken, actor) -> ApiToken:
+    """Revoke a token at once (a conditional update: revoking twice changes nothing)."""
+    now = timezone.now()
+    if ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now):
+        token.revoked_at = now
+        audit_record(
+            workspace=token.workspace,
+            actor=actor,
+            action="api_token.revoke",
+            target=token,
+            data={"name": token.name, "prefix": token.prefix, "owner": token.user.email},
+        )
+    return token

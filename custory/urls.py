@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from custory import views
 
@@ -10,7 +11,11 @@ urlpatterns = [
     path("invitations/<uuid:token>/", views.invitation_accept, name="invitation_accept"),
     path("hooks/stripe/", include("billing.pipeline.webhook_urls")),
     path("digests/", include("tasks.digest_urls")),
+    path("hooks/evidence/", include("billing.pipeline.evidence_urls")),
     path("api/v1/", include("custory.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),
     path("admin/", admin.site.urls),
     path("w/<slug:slug>/", include("journeys.urls")),
     path("w/<slug:slug>/", include("billing.pipeline.urls")),

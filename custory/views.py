@@ -11,7 +11,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from custory import selectors, services
 from custory.access import get_object_for_member, workspace_view
-from custory.forms import AuditFilterForm, InvitationForm, RoleForm, WorkspaceForm
+from custory.forms import ApiTokenForm, AuditFilterForm, InvitationForm, RoleForm, WorkspaceForm
 from custory.models import Invitation, InvitationState, Membership, Role, Workspace
 
 AUDIT_PAGE_SIZE = 50
@@ -278,3 +278,44 @@ def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
 
 def server_error(request: HttpRequest) -> HttpResponse:
     return render(request, "500.html", status=500)
+
+
+# API tokens ------------------------------------------------------------------------------------
+
+
+def _tokens_page(request, *, form=None, new_key: str = "", status: int = 200) -> HttpResponse:
+    tokens = selectors.api_tokens_visible(request.workspace, request.membership)
+    context = {
+        "nav": "settings",
+        "form": form or ApiTokenForm(),
+        "tokens": tokens,
+        "new_key": new_key,
+        "api_base": request.build_absolute_uri(f"/api/v1/workspaces/{request.workspace.slug}/"),
+    }
+    return render(request, "custory/tokens.html", context, status=status)
+
+
+@workspace_view
+@require_http_methods(["GET", "POST"])
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    """Everyone manages their own tokens; admins also see (and may revoke) everyone's."""
+    if request.method == "GET":
+        return _tokens_page(request)
+    form = ApiTokenForm(request.POST)
+    if not form.is_valid():
+        return _tokens_page(request, form=form, status=400)
+    _, key = services.api_token_create(
+        workspace=request.workspace, user=request.user, **form.cleaned_data
+    )
+    # Rendered, not redirected: the key is shown in this response and never again.
+    return _tokens_page(request, new_key=key)
+
+
+@workspace_view
+@require_POST
+def api_token_revoke(request: HttpRequest, token: str) -> HttpResponse:
+    visible = selectors.api_tokens_visible(request.workspace, request.membership)
+    api_token = get_object_or_404(visible, uuid=token)
+    services.api_token_revoke(token=api_token, actor=request.user)
+    messages.success(request, f"Token “{api_token.name}” is revoked; it stops working at once.")
+    return redirect("workspace:api_tokens", slug=request.workspace.slug)

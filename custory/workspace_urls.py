@@ -33,4 +33,6 @@ urlpatterns = [
         webhook_views.delivery_redeliver,
         name="delivery_redeliver",
     ),
+    path("tokens/", views.api_tokens, name="api_tokens"),
+    path("tokens/<uuid:token>/revoke/", views.api_token_revoke, name="api_token_revoke"),
 ]

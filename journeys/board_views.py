@@ -10,6 +10,7 @@ from billing.models import RevenueSignal, StripeConnection
 from custory.access import get_object_for_member, workspace_view
 from custory.http import page_of, query_without
 from journeys.board_selectors import LOSS_KINDS, RollupFilter, board_build
+from journeys.evidence import step_evidence
 from journeys.live import live_response
 from journeys.models import Journey, Step
 from journeys.step_selectors import step_stats
@@ -92,6 +93,7 @@ def step_detail(request: HttpRequest, uuid) -> HttpResponse:
         form=form,
         period=filters.period,
         stats=step_stats(step=step, filters=filters),
+        evidence=step_evidence(step=step, start=filters.period.start_at, end=filters.period.end_at),
         page=page_of(signals, request.GET.get("page")),
         query=query_without(request, "page"),
         live_query=query_without(request, "live"),

@@ -6,6 +6,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from billing import selectors
 from billing.describe import stripe_dashboard_url
+from billing.evidence_selectors import customer_evidence
 from billing.models import Customer
 from custory.access import get_object_for_member, workspace_view
 from custory.http import page_of, query_without
@@ -49,6 +50,7 @@ def customer_detail(request: HttpRequest, uuid) -> HttpResponse:
         "timeline": selectors.customer_timeline(customer),
         "timeline_limit": selectors.CUSTOMER_TIMELINE_LIMIT,
         "steps": customer_steps(customer),
+        "evidence": customer_evidence(customer),
         "stripe_url": stripe_dashboard_url(customer.stripe_id, livemode=customer.livemode),
     }
     return render(request, "journeys/customer_detail.html", context)

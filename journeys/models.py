@@ -240,3 +240,27 @@ class RemapRun(models.Model):
         if not self.total:
             return 100 if self.status == RemapStatus.DONE else 0
         return min(100, round(100 * self.done / self.total))
+
+
+class EvidenceRule(models.Model):
+    """Evidence of this kind (from this source, or any) shows on this step beside its signals."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="evidence_rules")
+    step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="evidence_rules")
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=64)
+    # Blank: evidence of this kind from any source.
+    source = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["kind", "source", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["step", "kind", "source"], name="journeys_evidence_rule_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.source or 'any'}:{self.kind} → {self.step_id}"

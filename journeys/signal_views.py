@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.views.decorators.vary import vary_on_headers
 
 from billing.describe import signal_describe, stripe_dashboard_url
+from billing.evidence_selectors import evidence_before, evidence_before_sentence
 from billing.exports import signal_csv_response
 from billing.filters import SignalFilterForm
 from billing.metrics import latest_signal
@@ -74,5 +75,6 @@ def signal_detail(request: HttpRequest, uuid) -> HttpResponse:
         "journey_contexts": signal_journey_context(signal),
         "timeline_after": after,
         "timeline_before": before,
+        "evidence_before_text": evidence_before_sentence(evidence_before(signal)),
     }
     return render(request, "journeys/signal_detail.html", context)

@@ -1,8 +1,10 @@
 """The cast: an admin, a member and a support user of one workspace; an outsider in another."""
 
 import pytest
+from django.test import Client
 
 from custory.models import Role
+from custory.services import api_token_create
 from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
 
 PASSWORD = "correct-horse-battery"
@@ -69,3 +71,16 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if item.get_closest_marker("browser"):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture
+def api_for(workspace):
+    """api_for(user, scope="write") is a client sending a new token of that user for `workspace`."""
+
+    def client_with_token(user, scope="write", for_workspace=None):
+        _, key = api_token_create(
+            workspace=for_workspace or workspace, user=user, name="tests", scope=scope
+        )
+        return Client(headers={"Authorization": f"Bearer {key}"})
+
+    return client_with_token

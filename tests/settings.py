@@ -7,6 +7,8 @@ os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-for-production")
 os.environ.setdefault("CUSTORY_ENCRYPTION_KEYS", "Qt7EAvo1N1EDwXzWvS8MwmyGXNtHY6PTNj3J0Zyv6Ww=")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+# The API's per-token throttle is tested on its own (tests/custory/test_api_tokens.py).
+os.environ.setdefault("API_THROTTLE_RATE", "100000/min")
 
 from custory.settings import *  # noqa: E402, F403
 from custory.settings import STORAGES  # noqa: E402
