@@ -263,7 +263,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["custory.api_auth.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api": env_str("API_THROTTLE_RATE", "600/min")},
     "EXCEPTION_HANDLER": "custory.api_errors.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "custory.api_schema.CustoryAutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
 

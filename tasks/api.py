@@ -250,17 +250,21 @@ class TaskDetail(WorkspaceAPIView):
         return Response(self.get_serializer(task).data)
 
 
-class TaskComments(WorkspaceAPIView):
+class TaskComments(ListModelMixin, WorkspaceAPIView):
     serializer_class = CommentSerializer
     pagination_class = None
 
     def task(self) -> FollowUpTask:
         return get_object_or_404(_tasks(self.request), uuid=self.kwargs["uuid"])
 
+    def get_queryset(self):
+        if self.is_schema:
+            return TaskComment.objects.none()
+        return self.task().comments.select_related("author")
+
     @extend_schema(summary="A task's comments, oldest first", tags=["tasks"])
     def get(self, request, slug, uuid):
-        comments = self.task().comments.select_related("author")
-        return Response(self.get_serializer(comments, many=True).data)
+        return self.list(request)
 
     @extend_schema(
         summary="Comment on a task",
@@ -271,11 +275,12 @@ class TaskComments(WorkspaceAPIView):
         tags=["tasks"],
     )
     def post(self, request, slug, uuid):
+        task = self.task()
         data = self.get_serializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             comment = services.task_comment_add(
-                task=self.task(), actor=request.user, body=data.validated_data["body"]
+                task=task, actor=request.user, body=data.validated_data["body"]
             )
         except services.TaskError as error:
             raise _task_error(error) from error
@@ -342,7 +347,13 @@ class TaskRuleList(ListModelMixin, _RuleBase):
     def post(self, request, slug):
         data = self.get_serializer(data=request.data)
         data.is_valid(raise_exception=True)
-        fields = {"enabled": True, **data.validated_data}
+        defaults = {
+            "enabled": True,
+            "description_template": "",
+            "assign_role": "",
+            "priority": "normal",
+        }
+        fields = {**defaults, **data.validated_data}
         try:
             rule = rule_services.task_rule_create(
                 workspace=request.workspace, actor=request.user, **fields

@@ -105,12 +105,12 @@ class EvidenceHookList(ListModelMixin, WorkspaceAPIView):
     write_role = Role.ADMIN
     pagination_class = None
 
-    @extend_schema(summary="Inbound evidence webhooks", tags=["evidence"])
     def get_queryset(self):
         if self.is_schema:
             return InboundWebhook.objects.none()
         return evidence_hooks_active(self.request.workspace)
 
+    @extend_schema(summary="Inbound evidence webhooks (admins)", tags=["evidence"])
     def get(self, request, slug):
         return self.list(request)
 

@@ -179,7 +179,7 @@ class Metrics(WorkspaceAPIView):
                     "revenue_at_risk": {"usd": 14700},
                     "customers_at_risk": 3,
                     "recovery_rate": {"usd": 0.42},
-                    "mrr": {"new": {"usd": 9800}, "churn": {"usd": -4900}},
+                    "mrr": {"new": {"usd": 9800}, "churn_voluntary": {"usd": -4900}},
                 },
                 response_only=True,
             )

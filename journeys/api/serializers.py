@@ -57,7 +57,7 @@ class EvidenceSummarySerializer(serializers.Serializer):
 
 
 class SignalDetailSerializer(SignalSerializer):
-    placements = PlacementSerializer(many=True, read_only=True)
+    placements = PlacementSerializer(source="journey_placements", many=True, read_only=True)
     evidence_before = EvidenceSummarySerializer(many=True, read_only=True)
     evidence_before_text = serializers.CharField(read_only=True)
 
@@ -283,7 +283,10 @@ class MetricsSerializer(serializers.Serializer):
     mrr = serializers.DictField(
         child=serializers.DictField(child=serializers.IntegerField()),
         allow_null=True,
-        help_text="MRR movements by kind (new, expansion, contraction, churn, reactivation).",
+        help_text=(
+            "MRR movements (new, expansion, contraction, churn_voluntary, churn_involuntary, "
+            "reactivation), minor units by currency."
+        ),
     )
 
 

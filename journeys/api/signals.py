@@ -116,7 +116,7 @@ class SignalDetail(WorkspaceAPIView):
     )
     def get(self, request, slug, uuid):
         signal = self.get_object()
-        signal.placements = list(
+        signal.journey_placements = list(
             SignalPlacement.objects.filter(signal=signal).select_related("journey", "step__stage")
         )
         signal.evidence_before = evidence_before(signal)
@@ -216,7 +216,7 @@ class EvidenceList(ListModelMixin, WorkspaceAPIView):
     def get_queryset(self):
         if self.is_schema:
             return Evidence.objects.none()
-        items = Evidence.objects.for_workspace(self.request.workspace).select_related("customer")
+        items = Evidence.objects.filter(workspace=self.request.workspace).select_related("customer")
         params = self.request.GET
         for name in ("source", "kind"):
             if params.get(name):
