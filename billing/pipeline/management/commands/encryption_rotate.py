@@ -12,7 +12,7 @@ from django.db import transaction
 from billing.models import StripeConnection, WebhookSecret
 from custory import crypto
 from custory.audit import audit_record
-from custory.models import OutboundWebhook, Workspace
+from custory.models import InboundWebhook, OutboundWebhook, Workspace
 
 
 class Command(BaseCommand):
@@ -47,6 +47,12 @@ class Command(BaseCommand):
                     ]
                     webhook.save(update_fields=["secrets"])
                     per_workspace[webhook.workspace_id] += len(webhook.secrets)
+                for hook in InboundWebhook.objects.select_for_update().filter(revoked_at=None):
+                    hook.secret_encrypted = self._rotate(
+                        hook.secret_encrypted, f"the {hook.source} evidence webhook {hook.uuid}"
+                    )
+                    hook.save(update_fields=["secret_encrypted"])
+                    per_workspace[hook.workspace_id] += 1
                 for workspace in Workspace.objects.filter(pk__in=per_workspace):
                     audit_record(
                         workspace=workspace,
