@@ -340,8 +340,23 @@ class TaskRuleList(ListModelMixin, _RuleBase):
 
     @extend_schema(
         summary="Add a task rule",
-        description="Admins and members.",
+        description="Admins and members. Templates take {kind}, {customer}, {amount}, {step}.",
         responses={201: TaskRuleSerializer},
+        examples=[
+            OpenApiExample(
+                "Disputes go to support",
+                value={
+                    "name": "Disputes",
+                    "kinds": ["dispute_opened"],
+                    "title_template": "Dispute: {customer}",
+                    "assignment": "round_robin",
+                    "assign_role": "support",
+                    "priority": "urgent",
+                    "due_in_days": 2,
+                },
+                request_only=True,
+            )
+        ],
         tags=["task rules"],
     )
     def post(self, request, slug):

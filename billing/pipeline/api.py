@@ -1,6 +1,6 @@
 """Admin endpoints of the pipeline: the Stripe event log, and inbound evidence webhooks."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.mixins import ListModelMixin
 from rest_framework.response import Response
@@ -123,6 +123,21 @@ class EvidenceHookList(ListModelMixin, WorkspaceAPIView):
             "Creating a source again replaces its webhook."
         ),
         request=EvidenceHookCreateSerializer,
+        examples=[
+            OpenApiExample("PostHog", value={"source": "posthog"}, request_only=True),
+            OpenApiExample(
+                "Created",
+                value={
+                    "id": "3c2b1a09-8f7e-4d6c-9b5a-4f3e2d1c0b9a",
+                    "source": "posthog",
+                    "webhook_url": "https://custory.example.com/hooks/evidence/3c2b1a09-8f7e-4d6c-9b5a-4f3e2d1c0b9a/",
+                    "created_at": "2026-12-03T09:00:00Z",
+                    "secret": "evsec_…",
+                },
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
         responses={201: EvidenceHookSerializer},
         tags=["evidence"],
     )
