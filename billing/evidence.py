@@ -50,8 +50,11 @@ def properties_validate(value: Any) -> dict:
         raise EvidenceError(f"properties may have at most {PROPERTIES_MAX_KEYS} keys.")
     if any(not isinstance(key, str) or len(key) > 100 for key in value):
         raise EvidenceError("properties keys must be strings of at most 100 characters.")
-    if len(json.dumps(value, default=str)) > PROPERTIES_MAX_BYTES:
+    encoded = json.dumps(value, default=str)
+    if len(encoded) > PROPERTIES_MAX_BYTES:
         raise EvidenceError("properties may be at most 16 KiB as JSON.")
+    if "\\u0000" in encoded:
+        raise EvidenceError("properties may not contain null characters.")
     return json.loads(json.dumps(value, default=str))
 
 
@@ -127,7 +130,7 @@ def evidence_record(*, workspace: Workspace, items: list[dict]) -> BatchResult:
 
 
 def _text(value: Any, limit: int) -> str:
-    return str(value).strip()[:limit] if value is not None else ""
+    return str(value).replace("\x00", "").strip()[:limit] if value is not None else ""
 
 
 def posthog_item(payload: Any, *, source: str) -> dict:

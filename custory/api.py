@@ -54,6 +54,15 @@ class WorkspaceAPIView(generics.GenericAPIView):
     def is_schema(self) -> bool:
         return getattr(self, "swagger_fake_view", False)
 
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # PostgreSQL cannot compare text with NUL; a 400 beats a 500 from deep in a query.
+        bad = [k for k, values in request.query_params.lists() if any("\x00" in v for v in values)]
+        if bad:
+            raise serializers.ValidationError(
+                {k: ["Null characters are not allowed."] for k in bad}
+            )
+
 
 workspace_items = inline_serializer(
     "WorkspaceItem",

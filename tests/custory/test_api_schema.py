@@ -9,7 +9,9 @@ import uuid
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from django.test import Client
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
@@ -68,7 +70,17 @@ schema = schemathesis.openapi.from_wsgi(
 
 
 @pytest.fixture
-def api_data(workspace, admin):
+def keep_connection():
+    """Keep the test's connection across WSGI requests, as Django's test Client does."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def api_data(workspace, admin, keep_connection):
     """One object behind every detail operation, with the ids the config sends."""
     journey = default_journey(workspace)
     journey.uuid = IDS["journey"]

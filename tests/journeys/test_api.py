@@ -282,3 +282,19 @@ def test_evidence_is_listed_by_customer_and_kind(api_for, support, workspace):
     client = api_for(support, "read")
     body = client.get(BASE + "evidence/", {"customer": "cus_ADA", "kind": "login"}).json()
     assert [e["client_id"] for e in body["results"]] == ["0", "1"]
+
+
+def test_null_characters_are_a_400_not_a_database_error(api_for, member, workspace):
+    client = api_for(member)
+    assert client.get(BASE + "evidence/", {"kind": "lo\x00gin"}).status_code == 400
+    item = {
+        "customer": "a@b.c",
+        "source": "app",
+        "kind": "login",
+        "title": "x",
+        "occurred_at": "2026-11-30T10:00:00Z",
+        "client_id": "1",
+        "properties": {"note": "a\x00b"},
+    }
+    response = client.post(BASE + "evidence/", {"items": [item]}, content_type="application/json")
+    assert response.status_code == 400 and "null characters" in str(response.json())
