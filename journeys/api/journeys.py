@@ -25,6 +25,37 @@ from journeys.evidence import (
 from journeys.models import EvidenceRule, Journey, MappingRule, Step
 from journeys.step_selectors import step_stats
 
+JOURNEY_FIGURES_EXAMPLE = {
+    "id": "a0c1f2e3-4b5c-6d7e-8f90-1a2b3c4d5e6f",
+    "name": "Customer journey",
+    "period": {"start": "2026-11-27", "end": "2026-12-03", "days": 7},
+    "stages": [
+        {
+            "id": "5b6c7d8e-9f00-4a1b-8c2d-3e4f5a6b7c8d",
+            "name": "Retention",
+            "steps": [
+                {
+                    "id": "7d3f9a10-2b4c-4d5e-8f60-718293a4b5c6",
+                    "name": "Recurring payment",
+                    "description": "",
+                    "position": 0,
+                    "count": 3,
+                    "previous_count": 1,
+                    "kinds": [
+                        {
+                            "kind": "payment_failed",
+                            "count": 3,
+                            "previous_count": 1,
+                            "amounts": {"eur": 14800},
+                        }
+                    ],
+                }
+            ],
+        }
+    ],
+    "unmapped": [],
+}
+
 
 def kind_data(total: KindTotal) -> dict:
     return {
@@ -67,42 +98,7 @@ class JourneyDetail(WorkspaceAPIView):
             "mapping rule claimed."
         ),
         parameters=PERIOD_PARAMETERS,
-        examples=[
-            OpenApiExample(
-                "Seven days",
-                value={
-                    "id": "a0c1f2e3-4b5c-6d7e-8f90-1a2b3c4d5e6f",
-                    "name": "Customer journey",
-                    "period": {"start": "2026-11-27", "end": "2026-12-03", "days": 7},
-                    "stages": [
-                        {
-                            "id": "5b6c7d8e-9f00-4a1b-8c2d-3e4f5a6b7c8d",
-                            "name": "Retention",
-                            "steps": [
-                                {
-                                    "id": "7d3f9a10-2b4c-4d5e-8f60-718293a4b5c6",
-                                    "name": "Recurring payment",
-                                    "description": "",
-                                    "position": 0,
-                                    "count": 3,
-                                    "previous_count": 1,
-                                    "kinds": [
-                                        {
-                                            "kind": "payment_failed",
-                                            "count": 3,
-                                            "previous_count": 1,
-                                            "amounts": {"eur": 14800},
-                                        }
-                                    ],
-                                }
-                            ],
-                        }
-                    ],
-                    "unmapped": [],
-                },
-                response_only=True,
-            )
-        ],
+        examples=[OpenApiExample("Seven days", value=JOURNEY_FIGURES_EXAMPLE, response_only=True)],
         tags=["journeys"],
     )
     def get(self, request, slug, uuid):
