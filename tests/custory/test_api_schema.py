@@ -116,6 +116,7 @@ def api_data(workspace, admin, keep_connection):
     return {"Authorization": f"Bearer {key}"}
 
 
+@pytest.mark.slow
 @schema.parametrize()
 # The fixture's rows are meant to outlive each example: every example runs against them.
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

@@ -298,3 +298,14 @@ def test_null_characters_are_a_400_not_a_database_error(api_for, member, workspa
     }
     response = client.post(BASE + "evidence/", {"items": [item]}, content_type="application/json")
     assert response.status_code == 400 and "null characters" in str(response.json())
+
+
+def test_forty_signals_are_listed_in_a_handful_of_queries(
+    api_for, member, workspace, django_assert_max_num_queries
+):
+    default_journey(workspace)
+    client = api_for(member)
+    for n in range(40):
+        add_signal(workspace, SignalKind.PAYMENT_FAILED, days_ago=1 + n % 9)
+    with django_assert_max_num_queries(8):
+        assert len(client.get(BASE + "signals/", {"limit": 40}).json()["results"]) == 40
