@@ -298,6 +298,9 @@ class TaskRuleSerializer(serializers.ModelSerializer):
     )
     conditions = serializers.DictField(required=False, default=dict)
     assignee = MemberField(required=False, allow_null=True)
+    due_in_days = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=3650
+    )
 
     class Meta:
         model = TaskRule

@@ -297,7 +297,9 @@ class MappingRuleSerializer(serializers.ModelSerializer):
         child=serializers.ChoiceField(choices=SignalKind.choices), allow_empty=False
     )
     conditions = serializers.DictField(required=False, default=dict)
-    priority = serializers.IntegerField(required=False, allow_null=True, default=None)
+    priority = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=-100_000, max_value=100_000
+    )
 
     class Meta:
         model = MappingRule

@@ -309,3 +309,14 @@ def test_forty_signals_are_listed_in_a_handful_of_queries(
         add_signal(workspace, SignalKind.PAYMENT_FAILED, days_ago=1 + n % 9)
     with django_assert_max_num_queries(8):
         assert len(client.get(BASE + "signals/", {"limit": 40}).json()["results"]) == 40
+
+
+def test_a_huge_priority_is_a_400(api_for, member, workspace):
+    journey = default_journey(workspace)
+    rule = journey.mapping_rules.first()
+    response = api_for(member).patch(
+        BASE + f"journeys/{journey.uuid}/rules/{rule.uuid}/",
+        {"priority": 14737690574285131776},
+        content_type="application/json",
+    )
+    assert response.status_code == 400 and "priority" in response.json()
