@@ -56,12 +56,26 @@ class WorkspaceAPIView(generics.GenericAPIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        # PostgreSQL cannot compare text with NUL; a 400 beats a 500 from deep in a query.
-        bad = [k for k, values in request.query_params.lists() if any("\x00" in v for v in values)]
+        # PostgreSQL cannot store or compare text with NUL: a 400 beats a 500 deep in a query.
+        query = dict(request.query_params.lists())
+        body = dict(request.data.lists()) if hasattr(request.data, "lists") else request.data
+        bad = [k for k, v in query.items() if has_nul(v)]
+        if has_nul(body):
+            bad.append("body")
         if bad:
-            raise serializers.ValidationError(
-                {k: ["Null characters are not allowed."] for k in bad}
-            )
+            message = ["Null characters are not allowed."]
+            raise serializers.ValidationError(dict.fromkeys(bad, message))
+
+
+def has_nul(value) -> bool:
+    """Whether a parsed JSON or form value holds a NUL character anywhere."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(has_nul(v) for v in value)
+    return False
 
 
 workspace_items = inline_serializer(

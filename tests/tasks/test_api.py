@@ -110,3 +110,13 @@ def test_a_task_rule_with_overlapping_kinds_is_a_400(api_for, member, workspace)
     )
     assert response.status_code == 400
     assert "cannot both open a task and close" in response.json()["detail"]
+
+
+def test_a_null_character_in_a_body_is_a_400(api_for, member, workspace):
+    rule = TaskRuleFactory(workspace=workspace)
+    response = api_for(member).patch(
+        BASE + f"task-rules/{rule.uuid}/",
+        {"assignee": "a\x00@b.c"},
+        content_type="application/json",
+    )
+    assert response.status_code == 400 and "Null characters" in str(response.json())
