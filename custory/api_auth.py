@@ -129,7 +129,7 @@ class TokenRateThrottle(throttling.SimpleRateThrottle):
     def get_cache_key(self, request, view):
         token = request_token(request)
         if token is not None:
-            ident = f"token-{token.pk}"
+            ident = f"token-{token.uuid.hex}"
         elif request.user and request.user.is_authenticated:
             ident = f"user-{request.user.pk}"
         else:

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
@@ -87,6 +88,7 @@ def test_a_read_token_cannot_write(workspace, member):
 
 
 def test_requests_are_throttled_per_token(workspace, member, monkeypatch):
+    cache.clear()
     monkeypatch.setattr(TokenRateThrottle, "THROTTLE_RATES", {"api": "3/min"})
     _, first = api_token_create(workspace=workspace, user=member, name="one")
     _, second = api_token_create(workspace=workspace, user=member, name="two")
