@@ -30,6 +30,7 @@ class SignalKind(models.TextChoices):
     PAYMENT_SUCCEEDED = "payment_succeeded", "Payment succeeded"
     PAYMENT_FAILED = "payment_failed", "Payment failed"
     PAYMENT_RECOVERED = "payment_recovered", "Payment recovered"
+    PAYMENT_ACTION_REQUIRED = "payment_action_required", "Payment needs authentication"
     REFUND = "refund", "Refund"
     DISPUTE_OPENED = "dispute_opened", "Dispute opened"
     DISPUTE_CLOSED = "dispute_closed", "Dispute closed"

@@ -51,6 +51,11 @@ def _payment_failed(s, d):
     return text
 
 
+def _payment_action_required(s, d):
+    text = f"Payment of {_money(s)}" if s.amount is not None else "A payment"
+    return text + " waits for the customer to authenticate"
+
+
 def _payment_recovered(s, d):
     text = f"Failed payment of {_money(s)} recovered"
     if d.get("hours_to_recover") is not None:
@@ -154,6 +159,7 @@ def _subscription_canceled(s, d):
 DESCRIBERS: dict[str, Callable[[RevenueSignal, dict], str]] = {
     K.PAYMENT_FAILED: _payment_failed,
     K.PAYMENT_RECOVERED: _payment_recovered,
+    K.PAYMENT_ACTION_REQUIRED: _payment_action_required,
     K.PAYMENT_SUCCEEDED: _payment_succeeded,
     K.REFUND: _refund,
     K.DISPUTE_OPENED: _dispute_opened,

@@ -19,6 +19,7 @@ PROCESSED_EVENT_TYPES: tuple[str, ...] = (
     "invoice.payment_failed",
     "invoice.payment_action_required",
     "invoice.marked_uncollectible",
+    "invoice.voided",
     "charge.succeeded",
     "charge.failed",
     "charge.refunded",

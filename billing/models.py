@@ -21,6 +21,7 @@ from billing.querysets import (
     StripeConnectionQuerySet,
     StripeEventQuerySet,
 )
+from billing.revenue_models import FailedInvoice  # noqa: F401  (registered with billing's models)
 from custory.models import Workspace
 
 

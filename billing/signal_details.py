@@ -32,8 +32,8 @@ class SignalDetails(TypedDict, total=False):
     decline_code: str
     failure_code: str
     failure_message: str
-    action_required: bool  # invoice.payment_action_required (3-D Secure and the like)
-    uncollectible: bool  # invoice.marked_uncollectible: Stripe gave up retrying
+    action_required: bool  # older signals: invoice.payment_action_required, now its own kind
+    uncollectible: bool  # older signals: invoice.marked_uncollectible, now closes the invoice
     failed_at: str  # when the recovered invoice was first attempted
     recovery_seconds: int  # from that first attempt to the payment
     hours_to_recover: float

@@ -20,11 +20,11 @@ from billing.metrics import (
     churn_and_reactivation,
     mrr_movements,
     ordered_currencies,
-    recovery_rates,
     revenue_at_risk,
     sort_amounts,
 )
 from billing.models import SignalKind
+from billing.recovery import Recovery, period_recovery
 from journeys.models import Journey, Stage, Step, StepDailyRollup
 
 K = SignalKind
@@ -174,13 +174,18 @@ class Board:
     totals: dict[str, KindTotal]
     at_risk: dict[str, int]
     at_risk_customers: int
-    recovery_rate: dict[str, float]
+    recovery: Recovery
     mrr: dict[str, dict[str, int]] | None  # None: not computed yet (deferred)
     has_signals: bool
     losses: list[tuple[StepCard, dict[str, int]]] = field(default_factory=list)
 
     def total(self, kind) -> KindTotal:
         return self.totals.get(kind) or KindTotal(kind)
+
+    @property
+    def recovery_rate(self) -> dict[str, float]:
+        """Recovered over failed amount per currency, per invoice (billing.recovery)."""
+        return self.recovery.rate_amount
 
 
 @dataclass
@@ -277,7 +282,6 @@ def board_build(*, journey: Journey, filters: RollupFilter, defer_raw: bool = Fa
     for total in totals.values():
         total.amounts = sort_amounts(total.amounts, currencies)
     stages, unmapped = _stage_cards(journey, filters, sums, currencies)
-    failed, recovered = totals.get(K.PAYMENT_FAILED), totals.get(K.PAYMENT_RECOVERED)
     at_risk, at_risk_customers = revenue_at_risk(journey.workspace, filters)
     return Board(
         journey=journey,
@@ -287,9 +291,7 @@ def board_build(*, journey: Journey, filters: RollupFilter, defer_raw: bool = Fa
         totals=totals,
         at_risk=sort_amounts(at_risk, currencies),
         at_risk_customers=at_risk_customers,
-        recovery_rate=recovery_rates(
-            failed.amounts if failed else {}, recovered.amounts if recovered else {}, currencies
-        ),
+        recovery=period_recovery(journey.workspace, filters, currencies),
         mrr=_mrr_movements(journey, filters, sums, currencies, defer_raw=defer_raw),
         has_signals=bool(sums.totals),
         losses=biggest_losses([c for _, cards in stages for c in cards], currencies),

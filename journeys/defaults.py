@@ -60,7 +60,12 @@ DEFAULT_RULES: list[tuple[list[str], str, dict, int]] = [
     # A subscription that starts in a trial is the trial's first step, not activation.
     ([K.SUBSCRIPTION_STARTED], "Trial", {"subscription_status": "trialing"}, 25),
     ([K.SUBSCRIPTION_STARTED], "Activation", {}, 30),
-    ([K.PAYMENT_SUCCEEDED, K.PAYMENT_FAILED], "Recurring payment", {}, 40),
+    (
+        [K.PAYMENT_SUCCEEDED, K.PAYMENT_FAILED, K.PAYMENT_ACTION_REQUIRED],
+        "Recurring payment",
+        {},
+        40,
+    ),
     ([K.PAYMENT_RECOVERED], "Payment recovery", {}, 50),
     ([K.REFUND], "Refund request", {}, 60),
     ([K.DISPUTE_OPENED, K.DISPUTE_CLOSED], "Dispute", {}, 70),

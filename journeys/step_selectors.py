@@ -1,20 +1,20 @@
 """Reads for a step's page: its totals by kind, its chart series and its metrics."""
 
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
-from billing.metrics import median_hours_to_recover, ordered_currencies, sort_amounts
+from billing.metrics import ordered_currencies, sort_amounts
 from billing.models import SignalKind
+from billing.recovery import Recovery, failed_invoices, recovery_cohort
 from journeys.board_selectors import (
     KindTotal,
     RollupFilter,
     bucketed,
-    cached_raw_figure,
     kind_sort_key,
     period_totals,
 )
-from journeys.models import Step
+from journeys.models import SignalPlacement, Step
 
 K = SignalKind
 
@@ -27,9 +27,16 @@ class StepStats:
     buckets: list[date]
     series: dict[str, list[int]]
     checkout_conversion: float | None
-    recovery_rate: dict[str, float]
+    recovery: Recovery | None
     refund_rate: float | None
-    median_hours_to_recover: float | None
+
+    @property
+    def recovery_rate(self) -> dict[str, float]:
+        return self.recovery.rate_amount if self.recovery else {}
+
+    @property
+    def median_hours_to_recover(self) -> float | None:
+        return self.recovery.median_hours if self.recovery else None
 
 
 def _kind_totals(step: Step, filters: RollupFilter) -> tuple[dict[str, KindTotal], list[str]]:
@@ -52,34 +59,14 @@ def _kind_totals(step: Step, filters: RollupFilter) -> tuple[dict[str, KindTotal
     return totals, currencies
 
 
-def _recovery(step: Step, filters: RollupFilter, currencies: list[str]):
-    """Recovery rate per currency and median hours to recover, over the whole journey."""
-    # Failed and recovered payments may sit on different steps: rate over the whole journey.
-    journey_rows = period_totals(
-        filters.rollups(journey_id=step.journey_id).filter(
-            kind__in=[K.PAYMENT_FAILED, K.PAYMENT_RECOVERED]
-        ),
-        filters.period,
-        ["kind", "currency"],
-    )
-    amounts: dict[str, dict[str, int]] = defaultdict(dict)
-    fingerprint = []
-    for row in journey_rows:
-        amounts[row["kind"]][row["currency"]] = row["amount"] or 0
-        fingerprint.append((row["kind"], row["currency"], row["count"], row["amount"]))
-    recovery_rate = {
-        currency: amounts[K.PAYMENT_RECOVERED].get(currency, 0) / failed_amount
-        for currency, failed_amount in amounts[K.PAYMENT_FAILED].items()
-        if failed_amount
-    }
-    median = cached_raw_figure(
-        "median-recovery",
-        step.workspace,
-        filters,
-        tuple(sorted(fingerprint)),
-        lambda: median_hours_to_recover(step.workspace, filters),
-    )
-    return sort_amounts(recovery_rate, currencies), median
+def _recovery(step: Step, filters: RollupFilter, currencies: list[str]) -> Recovery:
+    """The period's failed invoices whose failure (or recovery) this step holds, followed to
+    their outcome; figures per invoice, as on the board."""
+    invoice_ids = SignalPlacement.objects.filter(
+        step=step, signal__kind__in=[K.PAYMENT_FAILED, K.PAYMENT_RECOVERED]
+    ).values("signal__object_id")
+    rows = failed_invoices(step.workspace, filters).filter(invoice_id__in=invoice_ids)
+    return recovery_cohort(rows, currencies)
 
 
 def _refund_rate(step: Step, filters: RollupFilter, refunds: int, payments: int) -> float | None:
@@ -106,9 +93,9 @@ def step_stats(*, step: Step, filters: RollupFilter) -> StepStats:
         return totals[kind].count if kind in totals else 0
 
     completed, abandoned = count(K.CHECKOUT_COMPLETED), count(K.CHECKOUT_ABANDONED)
-    recovery_rate, median = {}, None
+    recovery = None
     if totals.get(K.PAYMENT_FAILED) or totals.get(K.PAYMENT_RECOVERED):
-        recovery_rate, median = _recovery(step, filters, currencies)
+        recovery = _recovery(step, filters, currencies)
     return StepStats(
         kinds=sorted(totals.values(), key=kind_sort_key),
         currencies=currencies,
@@ -116,7 +103,6 @@ def step_stats(*, step: Step, filters: RollupFilter) -> StepStats:
         buckets=buckets,
         series={key[0]: values for key, values in series.items()},
         checkout_conversion=completed / (completed + abandoned) if completed + abandoned else None,
-        recovery_rate=recovery_rate,
+        recovery=recovery,
         refund_rate=_refund_rate(step, filters, count(K.REFUND), count(K.PAYMENT_SUCCEEDED)),
-        median_hours_to_recover=median,
     )

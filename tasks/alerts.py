@@ -24,6 +24,7 @@ from billing.models import (
     StripeConnection,
     StripeEvent,
 )
+from billing.recovery import failed_invoices_between, recovery_cohort
 from custory.audit import audit_record
 from custory.models import Membership, Role
 from custory.money import money_format
@@ -59,23 +60,14 @@ def _currency(rule: AlertRule) -> str:
 
 
 def _recovery_rate(rule: AlertRule, now) -> Measure:
+    """Per invoice, as the board counts: invoices first failed in the last 7 days, recovered
+    amount over failed amount."""
     currency = _currency(rule)
-    amounts = dict(
-        RevenueSignal.objects.filter(
-            workspace_id=rule.workspace_id,
-            kind__in=[SignalKind.PAYMENT_FAILED, SignalKind.PAYMENT_RECOVERED],
-            currency=currency,
-            occurred_at__gte=now - timedelta(days=7),
-        )
-        .values("kind")
-        .order_by()
-        .annotate(total=Sum("amount"))
-        .values_list("kind", "total")
-    )
-    failed = amounts.get(SignalKind.PAYMENT_FAILED) or 0
-    if not failed:
+    rows = failed_invoices_between(rule.workspace, now - timedelta(days=7), now)
+    cohort = recovery_cohort(rows.filter(currency=currency)).by_currency.get(currency)
+    if cohort is None or not cohort.amount:
         return Measure(False, "no failed payments in 7 days")
-    rate = 100 * (amounts.get(SignalKind.PAYMENT_RECOVERED) or 0) / failed
+    rate = 100 * cohort.rate_amount
     return Measure(rate < rule.threshold, f"{rate:.0f}% recovered over 7 days")
 
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from billing.models import RevenueSignal
+from billing.revenue_models import FailedInvoice
 from journeys.models import Journey
 from journeys.placement import place_signals
 from journeys.services import journey_install_default
@@ -89,4 +90,46 @@ def mixed_history(workspace):
                 details=details,
             )
         )
+    _failed_invoices(workspace, signals)
     return signals
+
+
+# Per failed signal above, in order: its invoice, and what became of it (hours to the payment
+# and the amount paid, or the reason it was lost; neither: still in dunning).
+FAILED_INVOICES = [
+    ("in_alice_1", {"paid_after": 20, "paid": 4900}),
+    ("in_bob_1", {}),
+    ("in_kenji_1", {"paid_after": 50, "paid": 3000}),
+    ("in_alice_2", {"lost": "uncollectible"}),
+    ("in_alice_test", {}),
+    ("in_bob_usd", {"lost": "canceled"}),
+]
+RECOVERED_INVOICES = ["in_alice_1", "in_kenji_1"]
+
+
+def _failed_invoices(workspace, signals):
+    """The FailedInvoice rows the pipeline would keep for the failed signals above."""
+    failed = [s for s in signals if s.kind == "payment_failed"]
+    recovered = [s for s in signals if s.kind == "payment_recovered"]
+    for signal, invoice in zip(recovered, RECOVERED_INVOICES, strict=True):
+        RevenueSignal.objects.filter(pk=signal.pk).update(object_id=invoice)
+    for signal, (invoice, fate) in zip(failed, FAILED_INVOICES, strict=True):
+        RevenueSignal.objects.filter(pk=signal.pk).update(object_id=invoice)
+        paid_at = None
+        if "paid_after" in fate:
+            paid_at = signal.occurred_at + timedelta(hours=fate["paid_after"])
+        FailedInvoice.objects.create(
+            workspace=workspace,
+            connection=signal.connection,
+            customer=signal.customer,
+            invoice_id=invoice,
+            livemode=signal.livemode,
+            currency=signal.currency,
+            amount=signal.amount,
+            attempts=2,
+            first_failed_at=signal.occurred_at,
+            paid_at=paid_at,
+            amount_paid=fate.get("paid", 0),
+            lost_at=signal.occurred_at + timedelta(days=3) if "lost" in fate else None,
+            lost_reason=fate.get("lost", ""),
+        )

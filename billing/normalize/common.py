@@ -65,6 +65,26 @@ class PaidInvoice:
 
 
 @dataclass
+class InvoiceOutcome:
+    """What an invoice event says about the invoice's fate, merged per invoice in any order.
+
+    Failure events give `failed_at` (the first attempt: finalization, else the event) and the
+    attempt count; a paid invoice gives `paid_at`; uncollectible or voided gives `lost_at`.
+    """
+
+    invoice_id: str
+    subscription_id: str = ""
+    currency: str = ""
+    amount: int = 0
+    attempts: int = 0
+    failed_at: datetime | None = None
+    paid_at: datetime | None = None
+    amount_paid: int = 0
+    lost_at: datetime | None = None
+    lost_reason: str = ""
+
+
+@dataclass
 class Facts:
     """Everything one event says, without looking at anything stored."""
 
@@ -78,6 +98,7 @@ class Facts:
     charge_id: str = ""
     signals: list[SignalFact] = field(default_factory=list)
     paid_invoice: PaidInvoice | None = None
+    invoice_outcome: InvoiceOutcome | None = None
     # Why an invoice's charge failed: charge.failed and payment_intent.payment_failed know it,
     # invoice.payment_failed does not; apply joins them whatever the order.
     payment_failure: dict[str, str] | None = None

@@ -10,6 +10,7 @@ from typing import Any
 
 from billing.normalize.common import (
     Facts,
+    InvoiceOutcome,
     PaidInvoice,
     SignalFact,
     as_dict,
@@ -69,11 +70,9 @@ def _failure(inv: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-FAILURE_TYPES = (
-    "invoice.payment_failed",
-    "invoice.payment_action_required",
-    "invoice.marked_uncollectible",
-)
+# Stripe gives up on an invoice (uncollectible) or its issuer cancels it (voided): it is lost,
+# not failed once more.
+LOST_TYPES = {"invoice.marked_uncollectible": "uncollectible", "invoice.voided": "voided"}
 
 
 def _attempt_count(inv: dict[str, Any]) -> int:
@@ -127,19 +126,54 @@ def _add_payment(facts: Facts, inv: dict[str, Any], details: dict[str, Any]) -> 
 
 
 def _payment_failed(event_type: str, inv: dict[str, Any], details: dict[str, Any]) -> SignalFact:
-    """The payment_failed signal of a failed, blocked or given-up invoice payment."""
-    extra = {
-        "next_payment_attempt": iso(timestamp(inv.get("next_payment_attempt"))),
-        "action_required": event_type == "invoice.payment_action_required" or None,
-        "uncollectible": event_type == "invoice.marked_uncollectible" or None,
-    }
+    """payment_failed (a declined attempt), or payment_action_required (the customer must
+    authenticate, e.g. 3-D Secure)."""
+    action = event_type == "invoice.payment_action_required"
+    extra = {"next_payment_attempt": iso(timestamp(inv.get("next_payment_attempt")))}
     return SignalFact(
-        kind="payment_failed",
+        kind="payment_action_required" if action else "payment_failed",
         amount=as_int(inv.get("amount_due"), 0),
         currency=as_str(inv.get("currency")).lower(),
         object_id=as_str(inv.get("id")),
         details={**details, **_failure(inv), **compact(extra)},
     )
+
+
+def invoice_outcome(
+    event: dict[str, Any], inv: dict[str, Any], event_type: str
+) -> InvoiceOutcome | None:
+    """The invoice's fate as far as this event tells: failed, paid after failing, or lost."""
+    transitions = as_dict(inv.get("status_transitions"))
+    created = timestamp(event.get("created"))
+    outcome = InvoiceOutcome(
+        invoice_id=as_str(inv.get("id")),
+        subscription_id=invoice_subscription_id(inv),
+        currency=as_str(inv.get("currency")).lower(),
+        amount=max(as_int(inv.get("amount_due"), 0) or 0, 0),
+    )
+    if not outcome.invoice_id:
+        return None
+    attempts = _attempt_count(inv)
+    first_attempt = timestamp(transitions.get("finalized_at"))
+    if event_type == "invoice.payment_failed":
+        outcome.attempts = max(attempts, 1)
+        outcome.failed_at = min((t for t in (first_attempt, created) if t), default=None)
+    elif event_type == "invoice.paid":
+        paid = max(as_int(inv.get("amount_paid"), 0) or 0, 0)
+        outcome.paid_at = timestamp(transitions.get("paid_at")) or created
+        outcome.amount_paid = paid
+        outcome.amount = max(outcome.amount, paid)
+        if attempts > 1:  # Stripe retried it: the earlier attempts failed
+            outcome.attempts = attempts - 1
+            outcome.failed_at = first_attempt or created
+    elif event_type in LOST_TYPES:
+        outcome.lost_reason = LOST_TYPES[event_type]
+        lost = outcome.lost_reason == "uncollectible"
+        at_key = "marked_uncollectible_at" if lost else "voided_at"
+        outcome.lost_at = timestamp(transitions.get(at_key)) or created
+    else:
+        return None
+    return outcome
 
 
 def normalize_invoice(event: dict[str, Any], inv: dict[str, Any]) -> Facts:
@@ -156,6 +190,7 @@ def normalize_invoice(event: dict[str, Any], inv: dict[str, Any]) -> Facts:
     details = _details(inv)
     if event_type == "invoice.paid":
         _add_payment(facts, inv, details)
-    elif event_type in FAILURE_TYPES:
+    elif event_type in ("invoice.payment_failed", "invoice.payment_action_required"):
         facts.signals.append(_payment_failed(event_type, inv, details))
+    facts.invoice_outcome = invoice_outcome(event, inv, event_type)
     return facts

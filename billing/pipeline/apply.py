@@ -12,6 +12,10 @@ from datetime import datetime
 
 from django.db.models import Q
 
+from billing.invoice_outcomes import (
+    invoice_outcome_record,
+    invoice_outcomes_subscription_canceled,
+)
 from billing.models import (
     Customer,
     PaymentFailure,
@@ -56,6 +60,7 @@ def _apply_one(event: StripeEvent) -> list[RevenueSignal]:
     customer = _customer_upsert(event, facts)
     if facts.subscription is not None and facts.subscription.stripe_id:
         _subscription_upsert(event, facts.subscription, customer)
+        invoice_outcomes_subscription_canceled(event=event, state=facts.subscription)
     if customer is None and facts.charge_id:
         customer = _customer_of_charge(event, facts.charge_id)
     signal_facts = list(facts.signals)
@@ -74,6 +79,7 @@ def _apply_one(event: StripeEvent) -> list[RevenueSignal]:
         ).update(customer=customer)
     if facts.payment_failure:
         _payment_failure_record(event, facts.payment_failure)
+    invoice_outcome_record(event=event, customer=customer, outcome=facts.invoice_outcome)
     failed_invoices = {
         s.object_id for s in signals if s.kind == SignalKind.PAYMENT_FAILED and s.object_id
     }
@@ -100,6 +106,9 @@ def _late_recovery(event: StripeEvent, invoice_id: str) -> list[RevenueSignal]:
     paid_facts = normalize_event(payload)
     if paid_facts.paid_invoice is None:
         return []
+    invoice_outcome_record(
+        event=paid.event, customer=paid.customer, outcome=paid_facts.invoice_outcome
+    )
     recovered = _recovery(paid.event, paid_facts.paid_invoice)
     if recovered is None:
         return []

@@ -345,17 +345,22 @@ def test_customer_sub_objects_are_not_customers():
     )
 
 
-@pytest.mark.parametrize(
-    ("event_type", "flag"),
-    [
-        ("invoice.payment_action_required", "action_required"),
-        ("invoice.marked_uncollectible", "uncollectible"),
-    ],
-)
-def test_invoice_action_required_and_uncollectible_are_flagged_failures(event_type, flag):
-    signal = only(_retyped("synthetic_basil_invoice_payment_failed.json", event_type))
-    assert signal.kind == "payment_failed"
-    assert signal.details[flag] is True
+def test_payment_action_required_is_its_own_kind():
+    payload = _retyped(
+        "synthetic_basil_invoice_payment_failed.json", "invoice.payment_action_required"
+    )
+    signal = only(payload)
+    assert signal.kind == "payment_action_required"
+    assert normalize_event(payload).invoice_outcome is None  # not a failure of the invoice
+
+
+def test_marked_uncollectible_closes_the_invoice_and_is_no_failure():
+    facts = normalize_event(
+        _retyped("synthetic_basil_invoice_payment_failed.json", "invoice.marked_uncollectible")
+    )
+    assert facts.signals == []
+    assert facts.invoice_outcome.lost_reason == "uncollectible"
+    assert facts.invoice_outcome.failed_at is None and facts.invoice_outcome.lost_at
 
 
 def test_charge_failure_of_an_invoice_is_kept_as_decline_facts_not_a_signal():

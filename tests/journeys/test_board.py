@@ -7,6 +7,7 @@ import pytest
 
 from billing.filters import Period, today
 from billing.models import RevenueSignal
+from billing.revenue_models import FailedInvoice
 from journeys.board_selectors import RollupFilter, board_build
 from journeys.models import SignalPlacement, StepDailyRollup
 from tests.dashboard_data import add_signal, default_journey, mixed_history
@@ -107,7 +108,6 @@ def expected_board(workspace, journey, period: Period, *, kinds=(), livemode=Non
                 total[s.currency] += s.mrr_delta
         return {c: v for c, v in total.items() if v}
 
-    failed, recovered = amount_of("payment_failed"), amount_of("payment_recovered")
     churned_customers = [
         (s.customer_id, s.occurred_at) for s in signals if s.kind == "subscription_canceled"
     ]
@@ -126,7 +126,7 @@ def expected_board(workspace, journey, period: Period, *, kinds=(), livemode=Non
             for step, by_kind in cards.items()
         },
         "main_currency": currency_counts.most_common(1)[0][0] if currency_counts else None,
-        "recovery_rate": {c: recovered.get(c, 0) / a for c, a in failed.items() if a},
+        "recovery_rate": expected_recovery(workspace, period, livemode, connection),
         "refunds": amount_of("refund"),
         "new": {c: v for c, v in started.items() if v},
         "expansion": mrr_of("plan_upgraded"),
@@ -139,6 +139,21 @@ def expected_board(workspace, journey, period: Period, *, kinds=(), livemode=Non
         ),
         "reactivation": mrr_of("subscription_started", reactivated),
     }
+
+
+def expected_recovery(workspace, period, livemode, connection):
+    """Per invoice: recovered over failed amount of the invoices first failed in the period."""
+    failed, recovered = Counter(), Counter()
+    for row in FailedInvoice.objects.filter(workspace=workspace):
+        if not (period.start_at <= row.first_failed_at < period.end_at):
+            continue
+        if livemode is not None and row.livemode != livemode:
+            continue
+        if connection is not None and row.connection_id != connection.pk:
+            continue
+        failed[row.currency] += row.amount
+        recovered[row.currency] += row.amount_paid if row.paid_at else 0
+    return {c: recovered[c] / a for c, a in failed.items() if a}
 
 
 def actual_board(board):
@@ -223,6 +238,9 @@ def test_mixed_currencies_stay_apart_and_the_main_currency_leads(client_for, mem
     assert board.currencies[0] == "eur"
     assert board.total("payment_failed").amounts == {"eur": 4900 + 9900 + 4900, "jpy": 5000}
     assert board.recovery_rate == {"eur": 4900 / 19700, "jpy": 3000 / 5000}
+    # Per invoice: of the four invoices first failed in the period, two were recovered.
+    assert board.recovery.total.invoices == 4 and board.recovery.total.recovered == 2
+    assert board.recovery.total.lost == 1 and board.recovery.total.in_dunning == 1
 
 
 def test_revenue_at_risk_is_mrr_of_unpaid_or_cancelling_subscriptions(workspace):

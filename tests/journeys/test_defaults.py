@@ -12,6 +12,7 @@ EXPECTED_STEP = {
     "trial_converted": "Trial",
     "payment_succeeded": "Recurring payment",
     "payment_failed": "Recurring payment",
+    "payment_action_required": "Recurring payment",
     "payment_recovered": "Payment recovery",
     "refund": "Refund request",
     "dispute_opened": "Dispute",

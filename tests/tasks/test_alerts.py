@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.models import SignalKind
+from billing.revenue_models import FailedInvoice
 from custory.models import Delivery
 from custory.outbound import outbound_webhook_create
 from tasks.alert_services import alert_rule_create
@@ -84,8 +85,19 @@ def test_failed_payments_on_a_step_fire_once_and_clear_once(
 def test_recovery_rate_below_threshold_fires(
     journey, process, admin, django_capture_on_commit_callbacks
 ):
-    process(SignalKind.PAYMENT_FAILED, amount=10000)
-    process(SignalKind.PAYMENT_RECOVERED, amount=2000)
+    # Per invoice: one of 8,000 still in dunning, one of 2,000 paid after failing.
+    now = timezone.now()
+    for invoice, amount, paid in (("in_a", 8000, None), ("in_b", 2000, now)):
+        FailedInvoice.objects.create(
+            workspace=journey.workspace,
+            invoice_id=invoice,
+            currency="eur",
+            amount=amount,
+            amount_paid=amount if paid else 0,
+            attempts=2,
+            first_failed_at=now - timedelta(days=2),
+            paid_at=paid,
+        )
     alert_rule_create(
         workspace=journey.workspace,
         actor=admin,
