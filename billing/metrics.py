@@ -1,15 +1,12 @@
-"""Revenue metrics over billing facts: MRR movements, churn, revenue at risk, recovery time.
+"""Shared pieces of revenue figures: the board's signal filter, currency order, revenue at risk.
 
-These read RevenueSignal and Subscription only; the journey board (journeys.board_selectors)
-combines them with its per-step rollups.
+Recovery per invoice lives in billing.recovery, customer-level MRR in billing.revenue.
 """
 
-import statistics
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, OuterRef, Q, Sum
-from django.db.models.fields.json import KeyTextTransform
+from django.db.models import Count, Q, Sum
 
 from billing.filters import Period
 from billing.models import RevenueSignal, SignalKind, Subscription
@@ -48,59 +45,6 @@ def sort_amounts(amounts: dict[str, int], currencies: list[str]) -> dict[str, in
     return dict(sorted(amounts.items(), key=lambda item: (rank.get(item[0], 99), item[0])))
 
 
-def mrr_movements(mrr_by_kind, raw, currencies) -> dict[str, dict[str, int]]:
-    churn_split, reactivation = raw
-    started = dict(mrr_by_kind.get(K.SUBSCRIPTION_STARTED, {}))
-    for currency, amount in reactivation.items():
-        started[currency] = started.get(currency, 0) - amount
-    mrr = {
-        "new": started,
-        "expansion": dict(mrr_by_kind.get(K.PLAN_UPGRADED, {})),
-        "contraction": dict(mrr_by_kind.get(K.PLAN_DOWNGRADED, {})),
-        "churn_voluntary": churn_split.get("voluntary", {}),
-        "churn_involuntary": churn_split.get("involuntary", {}),
-        "reactivation": reactivation,
-    }
-    return {
-        name: sort_amounts({c: v for c, v in amounts.items() if v}, currencies)
-        for name, amounts in mrr.items()
-    }
-
-
-def churn_and_reactivation(workspace, filters: SignalFilter):
-    """MRR lost to churn by churn_type, and MRR won back from customers who had churned.
-
-    Rollups do not keep details, so these read signals of two kinds through the kind index.
-    """
-    signals = filters.signals(workspace)
-    churn: dict[str, dict[str, int]] = defaultdict(dict)
-    rows = (
-        signals.filter(kind=K.SUBSCRIPTION_CANCELED)
-        .annotate(churn=KeyTextTransform("churn_type", "details"))
-        .values("churn", "currency")
-        .order_by()
-        .annotate(mrr=Sum("mrr_delta"))
-    )
-    for row in rows:
-        kind = "involuntary" if row["churn"] == "involuntary" else "voluntary"
-        churn[kind][row["currency"]] = churn[kind].get(row["currency"], 0) + (row["mrr"] or 0)
-    earlier_churn = RevenueSignal.objects.filter(
-        workspace=workspace,  # lets the (workspace, kind, occurred_at) index find churn
-        customer_id=OuterRef("customer_id"),
-        kind=K.SUBSCRIPTION_CANCELED,
-        occurred_at__lt=OuterRef("occurred_at"),
-    )
-    reactivation = {
-        row["currency"]: row["mrr"] or 0
-        for row in signals.filter(kind=K.SUBSCRIPTION_STARTED, customer__isnull=False)
-        .filter(Exists(earlier_churn))
-        .values("currency")
-        .order_by()
-        .annotate(mrr=Sum("mrr_delta"))
-    }
-    return dict(churn), reactivation
-
-
 def at_risk_subscriptions(workspace, *, livemode=None, connection_id=None):
     """Subscriptions with an unresolved failed payment (past due, unpaid) or a scheduled
     cancellation."""
@@ -133,22 +77,6 @@ def revenue_at_risk(workspace, filters: SignalFilter) -> tuple[dict[str, int], i
     return amounts, customers
 
 
-MEDIAN_SAMPLE = 2000
-
-
-def median_hours_to_recover(workspace, filters: SignalFilter) -> float | None:
-    """Median of details.hours_to_recover over the period's latest recoveries (at most 2,000:
-    exact for most workspaces, a recent sample for the largest, read through the kind index)."""
-    hours = (
-        filters.signals(workspace)
-        .filter(kind=K.PAYMENT_RECOVERED)
-        .order_by("-occurred_at")
-        .values_list("details__hours_to_recover", flat=True)[:MEDIAN_SAMPLE]
-    )
-    values = [float(h) for h in hours if h is not None]
-    return statistics.median(values) if values else None
-
-
 def latest_signal(workspace):
     """The newest signal's id and arrival time: what the live poll compares against."""
     return (
@@ -157,15 +85,3 @@ def latest_signal(workspace):
         .values("id", "created_at")
         .first()
     )
-
-
-def recovery_rates(
-    failed: dict[str, int], recovered: dict[str, int], currencies: list[str]
-) -> dict[str, float]:
-    """Recovered amount over failed amount, per currency with failures."""
-    rates = {
-        currency: recovered.get(currency, 0) / amount
-        for currency, amount in failed.items()
-        if amount
-    }
-    return sort_amounts(rates, currencies)

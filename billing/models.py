@@ -8,6 +8,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from billing import revenue_models  # noqa: F401  (its models are billing's too)
 from billing.choices import (
     ConnectionStatus,
     EventSource,
@@ -21,7 +22,6 @@ from billing.querysets import (
     StripeConnectionQuerySet,
     StripeEventQuerySet,
 )
-from billing.revenue_models import FailedInvoice  # noqa: F401  (registered with billing's models)
 from custory.models import Workspace
 
 

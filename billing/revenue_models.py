@@ -1,4 +1,5 @@
-"""Billing facts kept for revenue figures: each failed invoice's outcome (recovery cohorts)."""
+"""Billing facts kept for revenue figures: failed invoices followed to their outcome, MRR
+history per customer (points and movements), and how a workspace counts."""
 
 from django.db import models
 
@@ -80,3 +81,100 @@ class FailedInvoice(models.Model):
         if self.paid_at:
             return "recovered"
         return "lost" if self.lost_at else "in_dunning"
+
+
+class RevenueSettings(models.Model):
+    """How a workspace wants its revenue counted; a workspace without a row takes the defaults."""
+
+    workspace = models.OneToOneField(
+        Workspace, on_delete=models.CASCADE, related_name="revenue_settings"
+    )
+    # Off (the default): a trial adds MRR at its first paid invoice. On: from its start.
+    count_trials_from_start = models.BooleanField(default=False)
+    # ISO code, lower case; blank: the Stripe account's default currency, else USD.
+    reporting_currency = models.CharField(max_length=3, blank=True)
+
+    def __str__(self):
+        return f"Revenue settings of {self.workspace_id}"
+
+
+class MrrPoint(models.Model):
+    """What one event says about one subscription's MRR: its state then, or (an invoice)
+    that it has been paid. The customer's MRR history is rebuilt from these in time order."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(
+        "billing.Customer", on_delete=models.CASCADE, related_name="mrr_points"
+    )
+    subscription_stripe_id = models.CharField(max_length=255)
+    event_stripe_id = models.CharField(max_length=255)
+    at = models.DateTimeField()
+    # Blank for an invoice payment, which changes no state but marks the subscription paid.
+    status = models.CharField(max_length=32, blank=True)
+    mrr = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=3, blank=True)
+    had_trial = models.BooleanField(default=False)
+    paid = models.BooleanField(default=False)
+    churn_type = models.CharField(max_length=12, blank=True)  # voluntary | involuntary
+
+    class Meta:
+        constraints = [
+            # Reapplying an event adds nothing.
+            models.UniqueConstraint(
+                fields=["workspace", "subscription_stripe_id", "event_stripe_id"],
+                name="billing_mrr_point_once_per_event",
+            ),
+        ]
+        indexes = [
+            # Rebuilding one customer's history.
+            models.Index(fields=["customer", "at"], name="billing_mrr_point_customer"),
+        ]
+
+    def __str__(self):
+        return f"{self.subscription_stripe_id} at {self.at:%Y-%m-%d}"
+
+
+class MovementKind(models.TextChoices):
+    NEW = "new", "New"
+    EXPANSION = "expansion", "Expansion"
+    CONTRACTION = "contraction", "Contraction"
+    CHURN_VOLUNTARY = "churn_voluntary", "Churn, voluntary"
+    CHURN_INVOLUNTARY = "churn_involuntary", "Churn, involuntary"
+    REACTIVATION = "reactivation", "Reactivation"
+    # Counted, never money: a trial that ended before its first payment.
+    TRIAL_NOT_CONVERTED = "trial_not_converted", "Trial not converted"
+
+
+class MrrMovement(models.Model):
+    """A change of one customer's MRR (in one currency), derived from its MrrPoints; the
+    movements before a moment add up to the MRR at that moment."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(
+        "billing.Customer", on_delete=models.CASCADE, related_name="mrr_movements"
+    )
+    connection = models.ForeignKey(
+        "billing.StripeConnection", on_delete=models.SET_NULL, null=True, blank=True
+    )
+    livemode = models.BooleanField(default=False)
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=20, choices=MovementKind.choices)
+    currency = models.CharField(max_length=3)
+    amount = models.BigIntegerField()  # signed, minor units
+    mrr_after = models.BigIntegerField()  # the customer's MRR in this currency afterwards
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=MovementKind.values),
+                name="billing_mrr_movement_kind_valid",
+            ),
+        ]
+        indexes = [
+            # Movements of a period, and MRR or paying customers at a moment (sums before it).
+            models.Index(fields=["workspace", "at"], name="billing_mrr_movement_ws_at"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.amount} {self.currency}"

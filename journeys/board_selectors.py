@@ -1,30 +1,27 @@
 """Reads for the journey board: per-step cards, journey totals and the board's headline figures.
 
 Counts and amounts come from StepDailyRollup (a few hundred rows per journey and period, whatever
-the number of signals). Only what rollups cannot hold is read from signals (billing.metrics),
-always narrowed by an index to a few kinds, and cached.
+the number of signals). Recovery reads the period's failed invoices (billing.recovery) and MRR
+the customers' MRR movements (billing.revenue): tables kept by the pipeline, never signal scans.
 """
 
-import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from django.core.cache import cache
 from django.db.models import Case, F, IntegerField, Q, Sum, Value, When
 from django.db.models.functions import TruncMonth, TruncWeek
 
 from billing.filters import Period
 from billing.metrics import (
     SignalFilter,
-    churn_and_reactivation,
-    mrr_movements,
     ordered_currencies,
     revenue_at_risk,
     sort_amounts,
 )
 from billing.models import SignalKind
 from billing.recovery import Recovery, period_recovery
+from billing.revenue import MONEY_KINDS, period_movements
 from journeys.models import Journey, Stage, Step, StepDailyRollup
 
 K = SignalKind
@@ -175,7 +172,7 @@ class Board:
     at_risk: dict[str, int]
     at_risk_customers: int
     recovery: Recovery
-    mrr: dict[str, dict[str, int]] | None  # None: not computed yet (deferred)
+    mrr: dict[str, dict[str, int]]
     has_signals: bool
     losses: list[tuple[StepCard, dict[str, int]]] = field(default_factory=list)
 
@@ -190,11 +187,10 @@ class Board:
 
 @dataclass
 class JourneyTotals:
-    """One pass over a journey's rollup rows: totals per kind, per step, and MRR per kind."""
+    """One pass over a journey's rollup rows: totals per kind and per step."""
 
     totals: dict[str, KindTotal] = field(default_factory=dict)
     per_step: dict = field(default_factory=lambda: defaultdict(dict))
-    mrr_by_kind: dict = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     currency_counts: Counter = field(default_factory=Counter)
 
     def add(self, row: dict, *, kinds: list[str]) -> None:
@@ -202,8 +198,6 @@ class JourneyTotals:
         if row["count"] and currency:
             self.currency_counts[currency] += row["count"]
         _add_row(self.totals.setdefault(kind, KindTotal(kind)), row)
-        if row["mrr_delta"] and currency:
-            self.mrr_by_kind[kind][currency] += row["mrr_delta"]
         if not kinds or kind in kinds:
             _add_row(self.per_step[row["step_id"]].setdefault(kind, KindTotal(kind)), row)
 
@@ -253,29 +247,15 @@ def _stage_cards(
     return stages, card(None)
 
 
-def _mrr_movements(journey, filters, sums: JourneyTotals, currencies, *, defer_raw: bool):
-    fingerprint = tuple(
-        (t.count, t.previous_count, sorted(sums.mrr_by_kind.get(kind, {}).items()))
-        for kind in (K.SUBSCRIPTION_STARTED, K.SUBSCRIPTION_CANCELED)
-        for t in [sums.totals.get(kind) or KindTotal(kind)]
-    )
-    raw = cached_raw_figure(
-        "churn",
-        journey.workspace,
-        filters,
-        fingerprint,
-        lambda: churn_and_reactivation(journey.workspace, filters),
-        peek=defer_raw,
-    )
-    return mrr_movements(sums.mrr_by_kind, raw, currencies) if raw is not None else None
+def _mrr_movements(journey, filters, currencies) -> dict[str, dict[str, int]]:
+    """Customer-level MRR movements of the period (billing.revenue), main currency first."""
+    movements = period_movements(journey.workspace, filters)
+    return {kind: sort_amounts(movements.of(kind), currencies) for kind in MONEY_KINDS}
 
 
-def board_build(*, journey: Journey, filters: RollupFilter, defer_raw: bool = False) -> Board:
-    """Everything the board shows for one journey and filter set, in a constant number of queries.
-
-    With defer_raw, MRR movements that need raw signals are left out (board.mrr is None) unless
-    cached: the page then loads them as a fragment, so the board never waits on them.
-    """
+def board_build(*, journey: Journey, filters: RollupFilter) -> Board:
+    """Everything the board shows for one journey and filter set, in a constant number of queries
+    (rollups, failed invoices and MRR movements; never a scan of signals)."""
     sums = _journey_totals(journey, filters)
     currencies = ordered_currencies(sums.currency_counts)
     totals = sums.totals
@@ -292,7 +272,7 @@ def board_build(*, journey: Journey, filters: RollupFilter, defer_raw: bool = Fa
         at_risk=sort_amounts(at_risk, currencies),
         at_risk_customers=at_risk_customers,
         recovery=period_recovery(journey.workspace, filters, currencies),
-        mrr=_mrr_movements(journey, filters, sums, currencies, defer_raw=defer_raw),
+        mrr=_mrr_movements(journey, filters, currencies),
         has_signals=bool(sums.totals),
         losses=biggest_losses([c for _, cards in stages for c in cards], currencies),
     )
@@ -318,33 +298,3 @@ def biggest_losses(cards: list[StepCard], currencies: list[str], top: int = 3):
         return (rank.get(currency, 99), -amounts[currency])
 
     return sorted(losses, key=size)[:top]
-
-
-# Figures read from raw signals are cached under a key that includes the rollup counts of the
-# kinds they read: a new signal of those kinds changes the key, so they are never stale for long.
-RAW_FIGURE_TTL = 600
-
-
-def cached_raw_figure(
-    name: str, workspace, filters: RollupFilter, fingerprint, compute, *, peek: bool = False
-):
-    """The cached figure, computed on a miss; with peek, None on a miss instead."""
-    key = repr(
-        (
-            name,
-            workspace.pk,
-            filters.period.start,
-            filters.period.end,
-            filters.livemode,
-            filters.connection_id,
-            fingerprint,
-        )
-    )
-    key = "dashboard:" + hashlib.sha256(key.encode()).hexdigest()
-    boxed = cache.get(key)
-    if boxed is None and peek:
-        return None
-    if boxed is None:
-        boxed = (compute(),)  # boxed, so a None result is cached too
-        cache.set(key, boxed, RAW_FIGURE_TTL)
-    return boxed[0]

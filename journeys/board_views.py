@@ -51,19 +51,13 @@ def board(request: HttpRequest) -> HttpResponse:
         connections=StripeConnection.objects.for_workspace(request.workspace).exists(),
         is_admin=request.membership.role == "admin",
     )
-    # MRR movements read raw signals: unless cached they come in a fragment of their own.
-    wants_mrr = request.GET.get("panel") == "mrr"
-    mrr_query = request.GET.copy()
-    mrr_query.pop("live", None)
-    mrr_query["panel"] = "mrr"
-    context["mrr_query"] = mrr_query.urlencode()
     loss_query = request.GET.copy()
     for name in ("live", "panel", "journey", "kind"):
         loss_query.pop(name, None)
     loss_query.setlist("kind", list(LOSS_KINDS))
     context["loss_query"] = loss_query.urlencode()
     if journey is not None:
-        context["board"] = board_build(journey=journey, filters=filters, defer_raw=not wants_mrr)
+        context["board"] = board_build(journey=journey, filters=filters)
     template = "journeys/board.html"
     if request.htmx and request.htmx.target in ("board-content", "mrr-panel"):
         template += "#" + request.htmx.target

@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from billing.models import RevenueSignal
-from billing.revenue_models import FailedInvoice
+from billing.revenue_models import FailedInvoice, MrrMovement
 from journeys.models import Journey
 from journeys.placement import place_signals
 from journeys.services import journey_install_default
@@ -91,7 +91,38 @@ def mixed_history(workspace):
             )
         )
     _failed_invoices(workspace, signals)
+    _movements(workspace, signals)
     return signals
+
+
+def _movement_kind(signal, seen_canceled) -> str | None:
+    if signal.kind == "subscription_started":
+        return "reactivation" if signal.customer_id in seen_canceled else "new"
+    if signal.kind == "subscription_canceled":
+        return f"churn_{signal.details.get('churn_type', 'voluntary')}"
+    return {"plan_upgraded": "expansion", "plan_downgraded": "contraction"}.get(signal.kind)
+
+
+def _movements(workspace, signals):
+    """The customer-level MRR movements the pipeline would derive from the signals above."""
+    seen_canceled = set()
+    for signal in sorted(signals, key=lambda s: s.occurred_at):
+        kind = _movement_kind(signal, seen_canceled)
+        if signal.kind == "subscription_canceled":
+            seen_canceled.add(signal.customer_id)
+        if kind is None or not signal.mrr_delta:
+            continue
+        MrrMovement.objects.create(
+            workspace=workspace,
+            customer=signal.customer,
+            connection=signal.connection,
+            livemode=signal.livemode,
+            at=signal.occurred_at,
+            kind=kind,
+            currency=signal.currency,
+            amount=signal.mrr_delta,
+            mrr_after=max(signal.mrr_delta, 0),
+        )
 
 
 # Per failed signal above, in order: its invoice, and what became of it (hours to the payment

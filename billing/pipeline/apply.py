@@ -24,6 +24,7 @@ from billing.models import (
     StripeEvent,
     Subscription,
 )
+from billing.mrr_ledger import mrr_points_record
 from billing.normalize import (
     CustomerState,
     Facts,
@@ -80,6 +81,7 @@ def _apply_one(event: StripeEvent) -> list[RevenueSignal]:
     if facts.payment_failure:
         _payment_failure_record(event, facts.payment_failure)
     invoice_outcome_record(event=event, customer=customer, outcome=facts.invoice_outcome)
+    mrr_points_record(event=event, customer=customer, facts=facts)
     failed_invoices = {
         s.object_id for s in signals if s.kind == SignalKind.PAYMENT_FAILED and s.object_id
     }

@@ -104,7 +104,7 @@ class JourneyDetail(WorkspaceAPIView):
     def get(self, request, slug, uuid):
         journey = self.get_object()
         form = form_valid(BoardFilterForm(request.GET or None, workspace=request.workspace))
-        board = board_build(journey=journey, filters=rollup_filter(form), defer_raw=True)
+        board = board_build(journey=journey, filters=rollup_filter(form))
 
         def step_data(card):
             return {

@@ -4,10 +4,13 @@ shapes, in order, reversed and with redeliveries."""
 from datetime import UTC, date, datetime
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from billing.filters import Period
 from billing.metrics import SignalFilter
 from billing.models import RevenueSignal
+from billing.pipeline.demo import demo_events
 from billing.recovery import period_recovery
 from billing.revenue_models import FailedInvoice
 from tests.billing.apply_support import apply_payloads
@@ -152,3 +155,30 @@ def test_recovery_follows_the_invoices_that_failed_in_the_period(db, basil):
     in_june = period_recovery(workspace, SignalFilter(Period(date(2026, 6, 1), date(2026, 6, 30))))
     assert in_may.total.invoices == 1 and in_may.total.recovered == 1
     assert in_june.total.invoices == 0 and in_june.total.rate_count is None
+
+
+@st.composite
+def shuffled_streams(draw):
+    seed = draw(st.integers(min_value=0, max_value=10_000))
+    events = demo_events(seed=seed, customers=5, months=4)
+    order = draw(st.permutations(range(len(events))))
+    duplicates = draw(st.lists(st.sampled_from(range(len(events))), max_size=6))
+    return events, [events[i] for i in order] + [events[i] for i in duplicates]
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(shuffled_streams())
+def test_recovery_is_the_same_in_any_order_and_never_above_100_percent(streams):
+    in_order, shuffled = streams
+    _, expected, _ = run(in_order, "in order")
+    _, actual, recovery = run(shuffled, "in order")
+    assert actual == expected
+    for cohort in recovery.by_currency.values():
+        assert 0 <= cohort.rate_count <= 1
+        assert 0 <= cohort.rate_amount <= 1
+        assert cohort.recovered + cohort.in_dunning + cohort.lost == cohort.invoices

@@ -1,0 +1,92 @@
+"""Reads of customer-level MRR: movements over a period, MRR and paying customers at a moment.
+
+All from MrrMovement (one row per change of a customer's MRR), never from raw signals.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import Count, Sum
+
+from billing.metrics import SignalFilter
+from billing.revenue_models import MovementKind, MrrMovement
+
+M = MovementKind
+MONEY_KINDS = [
+    M.NEW,
+    M.EXPANSION,
+    M.CONTRACTION,
+    M.CHURN_VOLUNTARY,
+    M.CHURN_INVOLUNTARY,
+    M.REACTIVATION,
+]
+STARTS, STOPS = (M.NEW, M.REACTIVATION), (M.CHURN_VOLUNTARY, M.CHURN_INVOLUNTARY)
+
+
+def workspace_movements(workspace, filters: SignalFilter | None = None):
+    rows = MrrMovement.objects.filter(workspace=workspace)
+    if filters is not None and filters.livemode is not None:
+        rows = rows.filter(livemode=filters.livemode)
+    if filters is not None and filters.connection_id:
+        rows = rows.filter(connection_id=filters.connection_id)
+    return rows
+
+
+@dataclass
+class Movements:
+    """A period's MRR movements by kind and currency (signed minor units), and their counts."""
+
+    amounts: dict[str, dict[str, int]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def of(self, kind: str) -> dict[str, int]:
+        return self.amounts.get(kind, {})
+
+    def net(self) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for per_currency in self.amounts.values():
+            for currency, amount in per_currency.items():
+                total[currency] = total.get(currency, 0) + amount
+        return {c: v for c, v in total.items() if v}
+
+
+def period_movements(workspace, filters: SignalFilter) -> Movements:
+    rows = (
+        workspace_movements(workspace, filters)
+        .filter(at__gte=filters.period.start_at, at__lt=filters.period.end_at)
+        .values("kind", "currency")
+        .order_by()
+        .annotate(total=Sum("amount"), n=Count("id"))
+    )
+    movements = Movements(amounts={kind: {} for kind in MONEY_KINDS})
+    for row in rows:
+        movements.counts[row["kind"]] = movements.counts.get(row["kind"], 0) + row["n"]
+        if row["kind"] in MONEY_KINDS and row["total"]:
+            movements.amounts[row["kind"]][row["currency"]] = row["total"]
+    return movements
+
+
+def mrr_at(workspace, moment: datetime, filters: SignalFilter | None = None) -> dict[str, int]:
+    """MRR per currency just before `moment`: every movement before it, added up."""
+    rows = (
+        workspace_movements(workspace, filters)
+        .filter(at__lt=moment)
+        .values("currency")
+        .order_by()
+        .annotate(total=Sum("amount"))
+    )
+    return {row["currency"]: row["total"] for row in rows if row["total"]}
+
+
+def paying_customers_at(workspace, moment: datetime, filters: SignalFilter | None = None) -> int:
+    """Customers paying just before `moment`: those who started or came back, less those who
+    churned (each customer pays in one currency)."""
+    rows = workspace_movements(workspace, filters).filter(at__lt=moment)
+    counts = dict(
+        rows.filter(kind__in=STARTS + STOPS)
+        .values("kind")
+        .order_by()
+        .annotate(n=Count("id"))
+        .values_list("kind", "n")
+    )
+    return sum(counts.get(k, 0) for k in STARTS) - sum(counts.get(k, 0) for k in STOPS)
