@@ -97,3 +97,9 @@ def step_detail(request: HttpRequest, uuid) -> HttpResponse:
     if request.htmx and request.htmx.target in ("step-signals", "step-content"):
         template += "#" + request.htmx.target
     return render(request, template, context)
+
+
+@workspace_view
+def how_we_count(request: HttpRequest) -> HttpResponse:
+    """Every figure's definition in plain words, with an example."""
+    return render(request, "journeys/how_we_count.html", {"nav": "journeys"})

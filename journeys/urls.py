@@ -13,6 +13,7 @@ board_urlpatterns = [
     path("signals/<uuid:uuid>/", signal_views.signal_detail, name="signal_detail"),
     path("customers/", customer_views.customer_list, name="customer_list"),
     path("customers/<uuid:uuid>/", customer_views.customer_detail, name="customer_detail"),
+    path("how-we-count/", board_views.how_we_count, name="how_we_count"),
 ]
 
 # Editing journeys, stages, steps and mapping rules.
