@@ -9,7 +9,7 @@ import csv
 import io
 import zipfile
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from typing import Protocol
@@ -31,11 +31,23 @@ class StoredRates:
     def __init__(self, source: str = "ecb"):
         self.source = source
         self._memo: dict[tuple[str, date], Decimal | None] = {}
+        self._loaded: set[date] = set()
+
+    def preload(self, day: date, window: int = 10) -> None:
+        """Read every currency's latest rate of the days up to `day` in one query."""
+        rows = ExchangeRate.objects.filter(
+            source=self.source, day__lte=day, day__gt=day - timedelta(days=window)
+        ).order_by("currency", "-day")
+        for currency, rate in rows.values_list("currency", "per_eur"):
+            self._memo.setdefault((currency, day), rate)
+        self._loaded.add(day)
 
     def per_eur(self, currency: str, day: date) -> Decimal | None:
         currency = currency.lower()
         if currency == "eur":
             return Decimal(1)
+        if day not in self._loaded:
+            self.preload(day)
         key = (currency, day)
         if key not in self._memo:
             rows = ExchangeRate.objects.filter(source=self.source, currency=currency)

@@ -11,7 +11,7 @@ from billing.filters import Period
 from billing.metrics import SignalFilter, revenue_at_risk
 from billing.models import SignalKind
 from billing.recovery import period_recovery
-from billing.revenue import MONEY_KINDS, mrr_at, paying_customers_by_currency, period_movements
+from billing.revenue import MONEY_KINDS, Movements, mrr_snapshot, period_movements
 
 K = SignalKind
 
@@ -25,6 +25,107 @@ class Figures:
 
     def money(self, amounts: dict[str, int], day: date | None = None) -> Money:
         return money_in(amounts, self.currency, day or self.period.end, self.rates)
+
+
+@dataclass
+class Headline:
+    """The board's headline figures at the end of a period, in the reporting currency."""
+
+    currency: str
+    mrr: Money
+    mrr_start: Money
+    arr: Money
+    paying_customers: int
+    paying_by_currency: dict[str, int]
+    paying_at_start: int
+    movements: dict[str, Money]
+    churned_customers: int
+    failed_invoices: int
+    first_attempt_payments: int
+
+    @property
+    def arpa(self) -> int | None:
+        return self.mrr.total // self.paying_customers if self.paying_customers else None
+
+    @property
+    def arpa_by_currency(self) -> dict[str, int]:
+        return {
+            c: self.mrr.by_currency[c] // n
+            for c, n in sorted(self.paying_by_currency.items())
+            if c in self.mrr.by_currency
+        }
+
+    def _lost(self, *kinds: str) -> int:
+        return -sum(self.movements[k].total for k in kinds)
+
+    @property
+    def gross_mrr_churn_rate(self) -> float | None:
+        lost = self._lost("churn_voluntary", "churn_involuntary", "contraction")
+        return _ratio(lost, self.mrr_start.total)
+
+    @property
+    def net_mrr_churn_rate(self) -> float | None:
+        lost = self._lost(
+            "churn_voluntary", "churn_involuntary", "contraction", "expansion", "reactivation"
+        )
+        return _ratio(lost, self.mrr_start.total)
+
+    @property
+    def customer_churn_rate(self) -> float | None:
+        return _ratio(self.churned_customers, self.paying_at_start)
+
+    @property
+    def failed_payment_rate(self) -> float | None:
+        return _ratio(self.failed_invoices, self.failed_invoices + self.first_attempt_payments)
+
+
+def _first_attempt_payments(workspace, filters: SignalFilter) -> int:
+    """Payments that succeeded at their first attempt: paid invoices less recovered ones."""
+    counts = dict(
+        filters.signals(workspace)
+        .filter(kind__in=[K.PAYMENT_SUCCEEDED, K.PAYMENT_RECOVERED])
+        .values("kind")
+        .order_by()
+        .annotate(n=Count("id"))
+        .values_list("kind", "n")
+    )
+    return max(counts.get(K.PAYMENT_SUCCEEDED, 0) - counts.get(K.PAYMENT_RECOVERED, 0), 0)
+
+
+def headline(
+    workspace,
+    filters: SignalFilter,
+    *,
+    rates: RateSource | None = None,
+    failed_invoices: int | None = None,
+    first_attempt_payments: int | None = None,
+    movements: Movements | None = None,
+) -> Headline:
+    """MRR, ARR, paying customers, ARPA, churn rates and the failed-payment rate of a period;
+    the board passes what it has already read (rollup counts, the period's movements)."""
+    f = Figures(reporting_currency(workspace), filters.period, rates or StoredRates(), filters)
+    movements = movements or period_movements(workspace, filters)
+    if failed_invoices is None:
+        failed_invoices = period_recovery(workspace, filters).total.invoices
+    if first_attempt_payments is None:
+        first_attempt_payments = _first_attempt_payments(workspace, filters)
+    snap = mrr_snapshot(workspace, filters)
+    mrr = f.money(snap.mrr_end)
+    return Headline(
+        currency=f.currency,
+        mrr=mrr,
+        mrr_start=f.money(snap.mrr_start),
+        arr=f.money({c: v * 12 for c, v in mrr.by_currency.items()}),
+        paying_customers=sum(snap.paying_end.values()),
+        paying_by_currency=snap.paying_end,
+        paying_at_start=sum(snap.paying_start.values()),
+        movements={kind: f.money(movements.of(kind)) for kind in MONEY_KINDS},
+        churned_customers=sum(
+            movements.counts.get(k, 0) for k in ("churn_voluntary", "churn_involuntary")
+        ),
+        failed_invoices=failed_invoices,
+        first_attempt_payments=first_attempt_payments,
+    )
 
 
 def _signal_sums(workspace, filters: SignalFilter, kind: str, **details) -> tuple[int, dict]:
@@ -49,12 +150,11 @@ def period_figures(
 ) -> dict:
     """The figures of `period` as the metrics command's JSON object (money in minor units)."""
     filters = filters or SignalFilter(period=period)
-    f = Figures(reporting_currency(workspace), period, rates or StoredRates(), filters)
-    mrr = f.money(mrr_at(workspace, period.end_at, filters))
-    paying = paying_customers_by_currency(workspace, period.end_at, filters)
-    movements = period_movements(workspace, filters)
+    rates = rates or StoredRates()
+    f = Figures(reporting_currency(workspace), period, rates, filters)
     recovery = period_recovery(workspace, filters)
     total = recovery.total
+    top = headline(workspace, filters, rates=rates, failed_invoices=total.invoices)
     failed = f.money(recovery.failed_amounts)
     recovered = f.money(recovery.recovered_amounts)
     refunds, refunded = _signal_sums(workspace, filters, K.REFUND)
@@ -62,20 +162,18 @@ def period_figures(
     won, _ = _signal_sums(workspace, filters, K.DISPUTE_CLOSED, dispute_status="won")
     lost, _ = _signal_sums(workspace, filters, K.DISPUTE_CLOSED, dispute_status="lost")
     at_risk, _ = revenue_at_risk(workspace, filters)
-    arpa_parts = {c: mrr.by_currency[c] // n for c, n in paying.items() if c in mrr.by_currency}
-    customers = sum(paying.values())
     return {
         "currency": f.currency.upper(),
         "from": period.start.isoformat(),
         "to": period.end.isoformat(),
-        "mrr": mrr.as_json(),
-        "arr": f.money({c: v * 12 for c, v in mrr.by_currency.items()}).as_json(),
-        "paying_customers": customers,
+        "mrr": top.mrr.as_json(),
+        "arr": top.arr.as_json(),
+        "paying_customers": top.paying_customers,
         "arpa": {
-            "total": mrr.total // customers if customers else 0,
-            "by_currency": {c.upper(): v for c, v in sorted(arpa_parts.items())},
+            "total": top.arpa or 0,
+            "by_currency": {c.upper(): v for c, v in top.arpa_by_currency.items()},
         },
-        "movements": {kind: f.money(movements.of(kind)).as_json() for kind in MONEY_KINDS},
+        "movements": {kind: money.as_json() for kind, money in top.movements.items()},
         "failed_payments": {
             "invoices": total.invoices,
             "attempts": total.attempts,

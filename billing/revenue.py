@@ -6,7 +6,7 @@ All from MrrMovement (one row per change of a customer's MRR), never from raw si
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 
 from billing.metrics import SignalFilter
 from billing.revenue_models import MovementKind, MrrMovement
@@ -99,3 +99,91 @@ def paying_customers_by_currency(
 
 def paying_customers_at(workspace, moment: datetime, filters: SignalFilter | None = None) -> int:
     return sum(paying_customers_by_currency(workspace, moment, filters).values())
+
+
+@dataclass
+class Snapshot:
+    """MRR and paying customers by currency at the start and the end of a period."""
+
+    mrr_start: dict[str, int]
+    mrr_end: dict[str, int]
+    paying_start: dict[str, int]
+    paying_end: dict[str, int]
+
+
+def mrr_snapshot(workspace, filters: SignalFilter) -> Snapshot:
+    """Both ends of the period in one query over the movements before its end."""
+    start, end = filters.period.start_at, filters.period.end_at
+    before = Q(at__lt=start)
+    starts, stops = Q(kind__in=STARTS), Q(kind__in=STOPS)
+    rows = (
+        workspace_movements(workspace, filters)
+        .filter(at__lt=end)
+        .values("currency")
+        .order_by()
+        .annotate(
+            mrr_end=Sum("amount"),
+            mrr_start=Sum("amount", filter=before),
+            in_end=Count("id", filter=starts),
+            out_end=Count("id", filter=stops),
+            in_start=Count("id", filter=starts & before),
+            out_start=Count("id", filter=stops & before),
+        )
+    )
+    snap = Snapshot({}, {}, {}, {})
+    for row in rows:
+        c = row["currency"]
+        for target, value in (
+            (snap.mrr_end, row["mrr_end"] or 0),
+            (snap.mrr_start, row["mrr_start"] or 0),
+            (snap.paying_end, row["in_end"] - row["out_end"]),
+            (snap.paying_start, row["in_start"] - row["out_start"]),
+        ):
+            if value:
+                target[c] = value
+    return snap
+
+
+def _bucket_of(day, buckets: list) -> int | None:
+    """Index of the bucket (by start day, ascending) that holds `day`."""
+    index = None
+    for i, start in enumerate(buckets):
+        if start <= day:
+            index = i
+        else:
+            break
+    return index
+
+
+@dataclass
+class Series:
+    """Per bucket: the movements by kind and currency, and the MRR at the bucket's end."""
+
+    buckets: list
+    movements: list[dict[str, dict[str, int]]]
+    mrr: list[dict[str, int]]
+
+
+def revenue_series(workspace, filters: SignalFilter, buckets: list) -> Series:
+    """MRR at the end of each bucket and the movements in it, from the period's movements and
+    the MRR before the period (so the line and the bars always agree)."""
+    start_mrr = mrr_at(workspace, filters.period.start_at, filters)
+    moved: list[dict[str, dict[str, int]]] = [{} for _ in buckets]
+    rows = (
+        workspace_movements(workspace, filters)
+        .filter(at__gte=filters.period.start_at, at__lt=filters.period.end_at)
+        .values_list("at", "kind", "currency", "amount")
+    )
+    for at, kind, currency, amount in rows:
+        index = _bucket_of(at.date(), buckets)
+        if index is None or kind not in MONEY_KINDS or not amount:
+            continue
+        per_kind = moved[index].setdefault(kind, {})
+        per_kind[currency] = per_kind.get(currency, 0) + amount
+    mrr, running = [], dict(start_mrr)
+    for per_kind in moved:
+        for amounts in per_kind.values():
+            for currency, amount in amounts.items():
+                running[currency] = running.get(currency, 0) + amount
+        mrr.append({c: v for c, v in running.items() if v})
+    return Series(buckets=list(buckets), movements=moved, mrr=mrr)

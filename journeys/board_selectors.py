@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from django.db.models import Case, F, IntegerField, Q, Sum, Value, When
 from django.db.models.functions import TruncMonth, TruncWeek
 
+from billing.figures import Headline, headline
 from billing.filters import Period
 from billing.metrics import (
     SignalFilter,
@@ -21,7 +22,7 @@ from billing.metrics import (
 )
 from billing.models import SignalKind
 from billing.recovery import Recovery, period_recovery
-from billing.revenue import MONEY_KINDS, period_movements
+from billing.revenue import MONEY_KINDS, Movements, period_movements
 from journeys.models import Journey, Stage, Step, StepDailyRollup
 
 K = SignalKind
@@ -173,6 +174,7 @@ class Board:
     at_risk_customers: int
     recovery: Recovery
     mrr: dict[str, dict[str, int]]
+    headline: Headline
     has_signals: bool
     losses: list[tuple[StepCard, dict[str, int]]] = field(default_factory=list)
 
@@ -247,9 +249,8 @@ def _stage_cards(
     return stages, card(None)
 
 
-def _mrr_movements(journey, filters, currencies) -> dict[str, dict[str, int]]:
+def _mrr_movements(movements: Movements, currencies) -> dict[str, dict[str, int]]:
     """Customer-level MRR movements of the period (billing.revenue), main currency first."""
-    movements = period_movements(journey.workspace, filters)
     return {kind: sort_amounts(movements.of(kind), currencies) for kind in MONEY_KINDS}
 
 
@@ -263,6 +264,10 @@ def board_build(*, journey: Journey, filters: RollupFilter) -> Board:
         total.amounts = sort_amounts(total.amounts, currencies)
     stages, unmapped = _stage_cards(journey, filters, sums, currencies)
     at_risk, at_risk_customers = revenue_at_risk(journey.workspace, filters)
+    recovery = period_recovery(journey.workspace, filters, currencies)
+    paid, recovered = totals.get(K.PAYMENT_SUCCEEDED), totals.get(K.PAYMENT_RECOVERED)
+    first_attempt = (paid.count if paid else 0) - (recovered.count if recovered else 0)
+    movements = period_movements(journey.workspace, filters)
     return Board(
         journey=journey,
         stages=stages,
@@ -271,8 +276,15 @@ def board_build(*, journey: Journey, filters: RollupFilter) -> Board:
         totals=totals,
         at_risk=sort_amounts(at_risk, currencies),
         at_risk_customers=at_risk_customers,
-        recovery=period_recovery(journey.workspace, filters, currencies),
-        mrr=_mrr_movements(journey, filters, currencies),
+        recovery=recovery,
+        mrr=_mrr_movements(movements, currencies),
+        headline=headline(
+            journey.workspace,
+            filters,
+            failed_invoices=recovery.total.invoices,
+            first_attempt_payments=max(first_attempt, 0),
+            movements=movements,
+        ),
         has_signals=bool(sums.totals),
         losses=biggest_losses([c for _, cards in stages for c in cards], currencies),
     )

@@ -1,6 +1,13 @@
 from django.urls import path
 
-from journeys import board_views, customer_views, editor_views, rule_views, signal_views
+from journeys import (
+    board_views,
+    customer_views,
+    editor_views,
+    revenue_views,
+    rule_views,
+    signal_views,
+)
 
 app_name = "journeys"
 
@@ -14,6 +21,8 @@ board_urlpatterns = [
     path("customers/", customer_views.customer_list, name="customer_list"),
     path("customers/<uuid:uuid>/", customer_views.customer_detail, name="customer_detail"),
     path("how-we-count/", board_views.how_we_count, name="how_we_count"),
+    path("revenue/", revenue_views.revenue, name="revenue"),
+    path("revenue/<slug:table>.csv", revenue_views.revenue_csv, name="revenue_csv"),
 ]
 
 # Editing journeys, stages, steps and mapping rules.
