@@ -14,10 +14,48 @@ from decimal import Decimal, InvalidOperation
 from importlib import resources
 from typing import Protocol
 
+from django.db.models import Case, F, FloatField, Value, When
+from django.utils import timezone
+
+from billing.models import Customer
 from billing.revenue_models import ExchangeRate, RevenueSettings
 from custory.money import currency_exponent, round_minor
 
 DEFAULT_REPORTING_CURRENCY = "usd"
+# The currencies the ECB publishes reference rates for, and the euro: the reporting choices.
+ECB_CURRENCIES = [
+    "eur",
+    "usd",
+    "jpy",
+    "gbp",
+    "chf",
+    "aud",
+    "cad",
+    "nzd",
+    "sek",
+    "nok",
+    "dkk",
+    "isk",
+    "pln",
+    "czk",
+    "huf",
+    "ron",
+    "bgn",
+    "try",
+    "brl",
+    "cny",
+    "hkd",
+    "idr",
+    "ils",
+    "inr",
+    "krw",
+    "mxn",
+    "myr",
+    "php",
+    "sgd",
+    "thb",
+    "zar",
+]
 
 
 class RateSource(Protocol):
@@ -111,14 +149,14 @@ def money_in(amounts: dict[str, int], to: str, day: date, rates: RateSource) -> 
     return Money(to.lower(), total, dict(amounts), unconverted)
 
 
-def reporting_currency(workspace, *, account_currency: str = "") -> str:
+def reporting_currency(workspace) -> str:
     """The workspace's choice, else its Stripe account's default currency, else USD."""
-    chosen = (
+    chosen, account = (
         RevenueSettings.objects.filter(workspace=workspace)
-        .values_list("reporting_currency", flat=True)
+        .values_list("reporting_currency", "account_currency")
         .first()
-    )
-    return (chosen or account_currency or DEFAULT_REPORTING_CURRENCY).lower()
+    ) or ("", "")
+    return (chosen or account or DEFAULT_REPORTING_CURRENCY).lower()
 
 
 def ecb_rates_parse(text: str, *, since: date | None = None) -> list[tuple[date, str, Decimal]]:
@@ -161,3 +199,31 @@ def exchange_rates_store(*, rows: list[tuple[date, str, Decimal]], source: str =
         batch_size=2000,
     )
     return len(rows)
+
+
+def converted_amount(
+    workspace, *, day: date | None = None, rates: RateSource | None = None
+) -> Case:
+    """A SQL expression: a row's `amount` in the reporting currency's minor units (rounded
+    down), so lists sort by what amounts are worth, not by their digits. Currencies without a
+    rate keep their own amount."""
+    to = reporting_currency(workspace)
+    day = day or timezone.now().date()
+    rates = rates or StoredRates()
+    whens = []
+    # The workspace's customers' currencies: Stripe bills each customer in one currency.
+    currencies = set(
+        Customer.objects.filter(workspace=workspace)
+        .exclude(currency="")
+        .values_list("currency", flat=True)
+        .distinct()
+    )
+    for currency in sorted(currencies):
+        source, target = rates.per_eur(currency, day), rates.per_eur(to, day)
+        if not source or not target or currency == to:
+            continue
+        factor = (
+            target / source * Decimal(10) ** (currency_exponent(to) - currency_exponent(currency))
+        )
+        whens.append(When(currency=currency, then=F("amount") * Value(float(factor))))
+    return Case(*whens, default=F("amount") * Value(1.0), output_field=FloatField())

@@ -12,6 +12,7 @@ from django import forms
 from django.db.models import Q
 from django.utils import timezone
 
+from billing.exchange import converted_amount
 from billing.models import SignalKind, StripeConnection
 from custory.money import THREE_DECIMAL_CURRENCIES, ZERO_DECIMAL_CURRENCIES
 
@@ -81,6 +82,7 @@ class BoardFilterForm(forms.Form):
 
     def __init__(self, data=None, *, workspace, **kwargs):
         super().__init__(data, **kwargs)
+        self.workspace = workspace
         self.fields["connection"].queryset = StripeConnection.objects.for_workspace(workspace)
 
     def clean(self):
@@ -161,7 +163,8 @@ class SignalFilterForm(BoardFilterForm):
     def ordering(self) -> list[str]:
         sort = self.value("sort", "-occurred_at")
         if sort.lstrip("-") == "amount":
-            return [sort, "-occurred_at", "-id"]
+            # By converted amount (the reporting currency): ¥50,000 is not more than $495.
+            return [sort + "_converted", "-occurred_at", "-id"]
         return [sort, "-id" if sort.startswith("-") else "id"]
 
     def filter_signals(self, queryset):
@@ -189,7 +192,10 @@ class SignalFilterForm(BoardFilterForm):
         decline_code = (self.value("decline_code", "") or "").strip()
         if decline_code:
             queryset = queryset.filter(details__decline_code=decline_code)
-        return queryset.order_by(*self.ordering)
+        ordering = self.ordering
+        if ordering[0].lstrip("-") == "amount_converted":
+            queryset = queryset.annotate(amount_converted=converted_amount(self.workspace))
+        return queryset.order_by(*ordering)
 
 
 def amount_q(lookup: str, value: Decimal) -> Q:

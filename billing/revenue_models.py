@@ -93,6 +93,8 @@ class RevenueSettings(models.Model):
     count_trials_from_start = models.BooleanField(default=False)
     # ISO code, lower case; blank: the Stripe account's default currency, else USD.
     reporting_currency = models.CharField(max_length=3, blank=True)
+    # The connected Stripe account's default currency, as Stripe said when the key was checked.
+    account_currency = models.CharField(max_length=3, blank=True)
 
     def __str__(self):
         return f"Revenue settings of {self.workspace_id}"

@@ -208,6 +208,10 @@ CUSTORY_OUTBOUND_EVENT_TYPES = "tasks.outbound_events.event_type_choices"
 # Ingestion: events claimed per batch, and how long a claim lasts before the sweep takes it back.
 CUSTORY_EVENT_BATCH_SIZE = env_int("CUSTORY_EVENT_BATCH_SIZE", 100)
 CUSTORY_EVENT_LEASE_SECONDS = env_int("CUSTORY_EVENT_LEASE_SECONDS", 300)
+# The ECB's daily euro reference rates (CSV, or a zip of one); empty: bundled history only.
+CUSTORY_ECB_RATES_URL = env_str(
+    "CUSTORY_ECB_RATES_URL", "https://www.ecb.europa.eu/stats/eurofxref/eurofxref.zip"
+)
 
 # Django-Q2: the ORM broker on the same database by default, Redis when REDIS_URL is set.
 REDIS_URL = env_str("REDIS_URL")

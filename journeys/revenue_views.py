@@ -2,14 +2,20 @@
 
 import csv
 
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
 
 from billing.exchange import StoredRates
 from billing.filters import BoardFilterForm
 from billing.metrics import SignalFilter
+from billing.revenue_models import RevenueSettings
+from billing.revenue_services import revenue_settings_update
 from custory.access import workspace_view
+from custory.models import Role
 from journeys.revenue_charts import KIND_LABEL
+from journeys.revenue_forms import RevenueSettingsForm
 from journeys.revenue_selectors import revenue_page, revenue_rows
 
 
@@ -65,3 +71,29 @@ def revenue_csv(request: HttpRequest, table: str) -> HttpResponse:
             amounts = " ".join(f"{c.upper()}:{v}" for c, v in sorted(money.by_currency.items()))
             writer.writerow([row.start.isoformat(), kind, money.total, amounts])
     return response
+
+
+@workspace_view(role=Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def revenue_settings(request: HttpRequest) -> HttpResponse:
+    current = RevenueSettings.objects.filter(workspace=request.workspace).first()
+    initial = {
+        "reporting_currency": current.reporting_currency if current else "",
+        "count_trials_from_start": current.count_trials_from_start if current else False,
+    }
+    form = RevenueSettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        revenue_settings_update(
+            workspace=request.workspace,
+            actor=request.user,
+            reporting_currency=form.cleaned_data["reporting_currency"],
+            count_trials_from_start=form.cleaned_data["count_trials_from_start"],
+        )
+        messages.success(request, "Revenue settings saved.")
+        return redirect("journeys:revenue_settings", slug=request.workspace.slug)
+    context = {
+        "nav": "settings",
+        "form": form,
+        "account_currency": current.account_currency if current else "",
+    }
+    return render(request, "journeys/revenue_settings.html", context)

@@ -22,7 +22,14 @@ board_urlpatterns = [
     path("customers/<uuid:uuid>/", customer_views.customer_detail, name="customer_detail"),
     path("how-we-count/", board_views.how_we_count, name="how_we_count"),
     path("revenue/", revenue_views.revenue, name="revenue"),
-    path("revenue/<slug:table>.csv", revenue_views.revenue_csv, name="revenue_csv"),
+    path("revenue/mrr.csv", revenue_views.revenue_csv, {"table": "mrr"}, name="revenue_mrr_csv"),
+    path(
+        "revenue/movements.csv",
+        revenue_views.revenue_csv,
+        {"table": "movements"},
+        name="revenue_movements_csv",
+    ),
+    path("settings/revenue/", revenue_views.revenue_settings, name="revenue_settings"),
 ]
 
 # Editing journeys, stages, steps and mapping rules.

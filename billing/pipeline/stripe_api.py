@@ -31,6 +31,7 @@ class AccountInfo:
     id: str
     name: str
     livemode: bool | None
+    default_currency: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ def account_retrieve(*, api_key: str) -> AccountInfo:
         id=data.get("id") or "",
         name=name,
         livemode=bool(livemode) if livemode is not None else None,
+        default_currency=str(data.get("default_currency") or ""),
     )
 
 

@@ -4,7 +4,10 @@ import csv
 import io
 from decimal import Decimal
 
+from billing.exchange import reporting_currency
 from billing.revenue_models import ExchangeRate, RevenueSettings
+from billing.revenue_services import account_currency_record
+from custory.models import AuditEvent
 from tests.dashboard_data import mixed_history
 
 
@@ -50,3 +53,30 @@ def test_totals_are_converted_to_the_reporting_currency(client_for, member, work
     mrr = page.headline.mrr
     assert mrr.currency == "eur"
     assert mrr.total == mrr.by_currency.get("eur", 0) + mrr.by_currency.get("jpy", 0)
+
+
+def test_revenue_settings_work_for_admins_and_audit(client_for, admin, workspace):
+    client = client_for(admin)
+    assert client.get("/w/acme/settings/revenue/").status_code == 200
+    response = client.post(
+        "/w/acme/settings/revenue/",
+        {"reporting_currency": "eur", "count_trials_from_start": "on"},
+    )
+    assert response.status_code == 302
+    saved = RevenueSettings.objects.get(workspace=workspace)
+    assert saved.reporting_currency == "eur" and saved.count_trials_from_start
+    assert AuditEvent.objects.filter(action="revenue.settings_update").exists()
+    assert (
+        client.post("/w/acme/settings/revenue/", {"reporting_currency": "xxx"}).status_code == 200
+    )
+
+
+def test_revenue_settings_check_role(client_for, member, outsider, workspace):
+    assert client_for(member).get("/w/acme/settings/revenue/").status_code == 404
+    assert client_for(outsider).get("/w/acme/settings/revenue/").status_code == 404
+
+
+def test_the_reporting_currency_defaults_to_the_accounts_then_usd(workspace):
+    assert reporting_currency(workspace) == "usd"
+    account_currency_record(workspace=workspace, currency="GBP")
+    assert reporting_currency(workspace) == "gbp"

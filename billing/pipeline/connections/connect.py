@@ -32,6 +32,7 @@ from billing.pipeline.connections.rules import (
     require_encryption,
 )
 from billing.pipeline.connections.secrets import secret_insert
+from billing.revenue_services import account_currency_record
 from custory import crypto
 from custory.audit import audit_record
 from custory.models import Workspace
@@ -116,6 +117,8 @@ def _connection_insert(
         connected_by=actor_user(actor),
         connected_at=now,
     )
+    if account is not None:
+        account_currency_record(workspace=workspace, currency=account.default_currency)
     WebhookSecret.objects.create(
         connection=connection,
         secret_encrypted=crypto.encrypt(secret),
@@ -155,6 +158,7 @@ def connection_verify_key(*, connection: StripeConnection, actor) -> StripeConne
         connection.account_name = account.name
         connection.api_key_verified_at = timezone.now()
         connection.save(update_fields=["account_id", "account_name", "api_key_verified_at"])
+        account_currency_record(workspace=connection.workspace, currency=account.default_currency)
         audit_record(
             workspace=connection.workspace,
             actor=actor,
