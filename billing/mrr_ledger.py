@@ -50,6 +50,8 @@ def mrr_points_record(*, event: StripeEvent, customer: Customer | None, facts: F
                 currency=state.currency[:3],
                 had_trial=state.trial_end is not None or state.status == "trialing",
                 churn_type=churn,
+                gross_mrr=state.gross_mrr,
+                discount_ids=list(state.discount_ids),
             )
         )
     paid = facts.paid_invoice

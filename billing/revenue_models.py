@@ -117,6 +117,9 @@ class MrrPoint(models.Model):
     currency = models.CharField(max_length=3, blank=True)
     had_trial = models.BooleanField(default=False)
     paid = models.BooleanField(default=False)
+    # Before discounts given only as ids, and those ids: revalued when an invoice shows them.
+    gross_mrr = models.BigIntegerField(default=0)
+    discount_ids = models.JSONField(default=list, blank=True)
     churn_type = models.CharField(max_length=12, blank=True)  # voluntary | involuntary
 
     class Meta:
@@ -199,3 +202,24 @@ class ExchangeRate(models.Model):
 
     def __str__(self):
         return f"{self.day} 1 EUR = {self.per_eur} {self.currency.upper()}"
+
+
+class DiscountShare(models.Model):
+    """What share of an invoice's subtotal a discount (known only by id) takes off, as the
+    newest invoice showing it says: how basil id-only discounts are valued without an API call."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    discount_id = models.CharField(max_length=255)
+    share = models.DecimalField(max_digits=9, decimal_places=6)
+    as_of = models.DateTimeField()
+    event_stripe_id = models.CharField(max_length=255)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "discount_id"], name="billing_discount_share_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.discount_id}: {self.share}"

@@ -49,6 +49,10 @@ class SubscriptionState:
     canceled_at: datetime | None = None
     current_period_end: datetime | None = None
     trial_end: datetime | None = None
+    # Discounts given only as ids (basil): valued in apply from what invoices show; `mrr` is
+    # before them until then.
+    discount_ids: list[str] = field(default_factory=list)
+    gross_mrr: int = 0  # `mrr` before the id-only discounts
 
 
 @dataclass
@@ -102,6 +106,8 @@ class Facts:
     # Why an invoice's charge failed: charge.failed and payment_intent.payment_failed know it,
     # invoice.payment_failed does not; apply joins them whatever the order.
     payment_failure: dict[str, str] | None = None
+    # Share of the subtotal each discount (by id) took off this invoice, e.g. {"di_1": 0.2}.
+    discount_shares: dict[str, float] = field(default_factory=dict)
 
 
 def is_basil(api_version: str | None) -> bool:

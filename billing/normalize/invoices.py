@@ -193,4 +193,20 @@ def normalize_invoice(event: dict[str, Any], inv: dict[str, Any]) -> Facts:
     elif event_type in ("invoice.payment_failed", "invoice.payment_action_required"):
         facts.signals.append(_payment_failed(event_type, inv, details))
     facts.invoice_outcome = invoice_outcome(event, inv, event_type)
+    facts.discount_shares = discount_shares(inv)
     return facts
+
+
+def discount_shares(inv: dict[str, Any]) -> dict[str, float]:
+    """What share of the invoice's subtotal each discount took off, from
+    `total_discount_amounts` (both shapes): how an id-only discount is valued."""
+    subtotal = as_int(inv.get("subtotal_excluding_tax")) or as_int(inv.get("subtotal")) or 0
+    if subtotal <= 0 or as_str(inv.get("billing_reason")) == "subscription_update":
+        return {}  # nothing to divide by, or a proration: not a full period's price
+    shares = {}
+    for entry in as_list(inv.get("total_discount_amounts")):
+        discount = obj_id(entry.get("discount"))
+        amount = as_int(entry.get("amount"), 0) or 0
+        if discount and 0 < amount <= subtotal:
+            shares[discount] = round(amount / subtotal, 6)
+    return shares

@@ -78,11 +78,26 @@ def subscription_items(sub: dict[str, Any]) -> list[dict[str, Any]]:
     return items
 
 
-def _discount_objects(sub: dict[str, Any]) -> list[dict[str, Any]]:
+def _discount_objects(sub: dict[str, Any], at: int | None = None) -> list[dict[str, Any]]:
+    """Expanded discounts still running at `at` (a repeating coupon ends at `end`)."""
     discounts = sub.get("discounts")
     found = [as_dict(sub.get("discount"))] + (discounts if isinstance(discounts, list) else [])
-    # Discounts given only as ids (basil does not expand them) cannot be valued here.
-    return [d for d in found if isinstance(d, dict) and d]
+    running = []
+    for discount in found:
+        if not isinstance(discount, dict) or not discount:
+            continue
+        end = as_int(discount.get("end"))
+        if at is not None and end is not None and 0 < end <= at:
+            continue
+        running.append(discount)
+    return running
+
+
+def discount_ids(sub: dict[str, Any]) -> list[str]:
+    """Discounts given only as ids (basil does not expand them): valued later, in apply."""
+    discounts = sub.get("discounts")
+    found = [sub.get("discount")] + (discounts if isinstance(discounts, list) else [])
+    return sorted({d for d in found if isinstance(d, str) and d})
 
 
 def items_mrr(items: list[dict[str, Any]], discounts: list[dict[str, Any]]) -> int:
@@ -113,12 +128,13 @@ def items_mrr(items: list[dict[str, Any]], discounts: list[dict[str, Any]]) -> i
     return max(round_minor(total), 0)
 
 
-def subscription_state(sub: dict[str, Any]) -> SubscriptionState:
+def subscription_state(sub: dict[str, Any], at: int | None = None) -> SubscriptionState:
     items = subscription_items(sub)
     first = items[0] if items else {}
     period_ends = [i["current_period_end"] for i in items if i.get("current_period_end")]
     period_end = sub.get("current_period_end") or (max(period_ends) if period_ends else None)
     currency = as_str(sub.get("currency")).lower() or first.get("currency", "")
+    mrr = items_mrr(items, _discount_objects(sub, at))
     return SubscriptionState(
         stripe_id=as_str(sub.get("id")),
         customer_id=obj_id(sub.get("customer")),
@@ -127,7 +143,8 @@ def subscription_state(sub: dict[str, Any]) -> SubscriptionState:
         product_id=first.get("product_id", ""),
         plan_name=first.get("nickname", ""),
         quantity=sum(i["quantity"] for i in items if not i["metered"]) if items else 1,
-        mrr=items_mrr(items, _discount_objects(sub)),
+        mrr=mrr,
+        gross_mrr=mrr,
         currency=currency,
         items=[
             {
@@ -142,6 +159,7 @@ def subscription_state(sub: dict[str, Any]) -> SubscriptionState:
         canceled_at=timestamp(sub.get("canceled_at")),
         current_period_end=timestamp(period_end),
         trial_end=timestamp(sub.get("trial_end")),
+        discount_ids=discount_ids(sub),
     )
 
 
@@ -214,7 +232,7 @@ def churn_type(event: dict[str, Any], sub: dict[str, Any]) -> str:
 def normalize_subscription(event: dict[str, Any], sub: dict[str, Any]) -> Facts:
     event_type = as_str(event.get("type"))
     previous = as_dict(as_dict(event.get("data")).get("previous_attributes"))
-    state = subscription_state(sub)
+    state = subscription_state(sub, as_int(event.get("created")))
     facts = Facts(
         customer_id=state.customer_id,
         subscription=state,
@@ -247,11 +265,11 @@ def normalize_subscription(event: dict[str, Any], sub: dict[str, Any]) -> Facts:
     elif event_type == "customer.subscription.trial_will_end":
         signal("trial_ending", trial_end=iso(state.trial_end))
     elif event_type == "customer.subscription.updated":
-        _updated_signals(sub, previous, state, signal)
+        _updated_signals(event, sub, previous, state, signal)
     return facts
 
 
-def _updated_signals(sub, previous, state, signal) -> None:
+def _updated_signals(event, sub, previous, state, signal) -> None:
     before = previous_subscription(sub, previous)
     old_status = as_str(before.get("status"))
     if "status" in previous:
@@ -261,7 +279,7 @@ def _updated_signals(sub, previous, state, signal) -> None:
             signal("trial_converted")
     if {"items", "plan", "quantity", "discount", "discounts"} & previous.keys():
         old_items = subscription_items(before)
-        old_mrr = items_mrr(old_items, _discount_objects(before))
+        old_mrr = items_mrr(old_items, _discount_objects(before, as_int(event.get("created"))))
         new_items = subscription_items(sub)
         changed = _plan_key(old_items) != _plan_key(new_items) or (
             {"discount", "discounts"} & previous.keys()

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from django.db.models import Q
 
+from billing.discounts import discounts_apply
 from billing.invoice_outcomes import (
     invoice_outcome_record,
     invoice_outcomes_subscription_canceled,
@@ -58,6 +59,7 @@ def event_apply(*, event: StripeEvent) -> list[RevenueSignal]:
 def _apply_one(event: StripeEvent) -> list[RevenueSignal]:
     payload = event.payload if isinstance(event.payload, dict) else {}
     facts = normalize_event(payload)
+    discounts_apply(event=event, facts=facts)
     customer = _customer_upsert(event, facts)
     if facts.subscription is not None and facts.subscription.stripe_id:
         _subscription_upsert(event, facts.subscription, customer)

@@ -115,6 +115,8 @@ class Stripe:
         finalized_at: int = T0,
         next_attempt: int | None = None,
         discount_amounts: list | None = None,
+        subtotal: int | None = None,
+        billing_reason: str = "subscription_cycle",
     ) -> dict:
         inv: dict[str, Any] = {
             "id": inv_id,
@@ -124,7 +126,8 @@ class Stripe:
             "amount_due": amount,
             "amount_paid": amount if paid_at else 0,
             "attempt_count": attempt_count,
-            "billing_reason": "subscription_cycle",
+            "billing_reason": billing_reason,
+            "subtotal": amount if subtotal is None else subtotal,
             "next_payment_attempt": next_attempt,
             "status_transitions": {"finalized_at": finalized_at, "paid_at": paid_at},
             "total_discount_amounts": discount_amounts or [],
