@@ -202,11 +202,11 @@ def exchange_rates_store(*, rows: list[tuple[date, str, Decimal]], source: str =
 
 
 def converted_amount(
-    workspace, *, day: date | None = None, rates: RateSource | None = None
+    workspace, *, field: str = "amount", day: date | None = None, rates: RateSource | None = None
 ) -> Case:
-    """A SQL expression: a row's `amount` in the reporting currency's minor units (rounded
-    down), so lists sort by what amounts are worth, not by their digits. Currencies without a
-    rate keep their own amount."""
+    """A SQL expression: a row's `field` (an amount in its row's `currency`) in the reporting
+    currency's minor units, so lists sort by what amounts are worth, not by their digits.
+    Currencies without a rate keep their own amount."""
     to = reporting_currency(workspace)
     day = day or timezone.now().date()
     rates = rates or StoredRates()
@@ -222,8 +222,7 @@ def converted_amount(
         source, target = rates.per_eur(currency, day), rates.per_eur(to, day)
         if not source or not target or currency == to:
             continue
-        factor = (
-            target / source * Decimal(10) ** (currency_exponent(to) - currency_exponent(currency))
-        )
-        whens.append(When(currency=currency, then=F("amount") * Value(float(factor))))
-    return Case(*whens, default=F("amount") * Value(1.0), output_field=FloatField())
+        exponent = currency_exponent(to) - currency_exponent(currency)
+        factor = float(target / source * Decimal(10) ** exponent)
+        whens.append(When(currency=currency, then=F(field) * Value(factor)))
+    return Case(*whens, default=F(field) * Value(1.0), output_field=FloatField())

@@ -4,10 +4,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import BigIntegerField, Exists, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 
+from billing.exchange import converted_amount
 from billing.metrics import at_risk_subscriptions
-from billing.models import Customer, RevenueSignal, Subscription
+from billing.models import Customer, RevenueSignal, SignalKind, Subscription
+from billing.revenue_models import FailedInvoice, MrrMovement
 
 TIMELINE_AROUND = 5
 CUSTOMER_TIMELINE_LIMIT = 200
@@ -31,7 +34,48 @@ def signal_timeline_around(signal: RevenueSignal) -> tuple[list, list]:
     return list(reversed(list(after))), list(before)
 
 
-def customer_search(workspace, *, q: str = "", at_risk: bool = False):
+def _per_customer(rows, column: str = "amount", **lookup):
+    """A subquery: the sum of `column` over the outer customer's rows of a queryset."""
+    sums = (
+        rows.filter(customer_id=OuterRef("pk"), **lookup)
+        .order_by()
+        .values("customer_id")
+        .annotate(total=Sum(column))
+        .values("total")
+    )
+    return Coalesce(Subquery(sums, output_field=BigIntegerField()), 0)
+
+
+CUSTOMER_SORTS = {
+    "mrr": "Largest MRR",
+    "paid": "Most paid",
+    "failed": "Most outstanding failed",
+    "refunded": "Most refunded",
+    "disputed": "Most disputed",
+    "risk": "Most at risk",
+}
+
+
+def customer_figures(workspace, customers):
+    """Each customer's MRR (as the figures count it), total paid, failed amount still in
+    dunning, refunded, disputed and MRR at risk now, in minor units of its currency."""
+    signals = RevenueSignal.objects.filter(workspace=workspace)
+    latest_mrr = (
+        MrrMovement.objects.filter(customer_id=OuterRef("pk"))
+        .order_by("-at", "-id")
+        .values("mrr_after")[:1]
+    )
+    return customers.annotate(
+        figure_mrr=Coalesce(Subquery(latest_mrr, output_field=BigIntegerField()), 0),
+        figure_paid=_per_customer(signals, kind=SignalKind.PAYMENT_SUCCEEDED),
+        figure_failed=_per_customer(FailedInvoice.objects.filter(workspace=workspace).in_dunning()),
+        figure_refunded=_per_customer(signals, kind=SignalKind.REFUND),
+        figure_disputed=_per_customer(signals, kind=SignalKind.DISPUTE_OPENED),
+        figure_risk=_per_customer(at_risk_subscriptions(workspace), "mrr"),
+    )
+
+
+def customer_search(workspace, *, q: str = "", at_risk: bool = False, sort: str = ""):
     customers = (
         Customer.objects.for_workspace(workspace)
         .select_related("workspace")
@@ -46,6 +90,12 @@ def customer_search(workspace, *, q: str = "", at_risk: bool = False):
         customers = customers.filter(
             pk__in=at_risk_subscriptions(workspace).values("customer_id")
         ).order_by("-mrr", "-first_seen_at")
+    customers = customer_figures(workspace, customers)
+    if sort in CUSTOMER_SORTS:
+        # By converted amount: ¥50,000 is not more than $495.
+        customers = customers.annotate(
+            sort_value=converted_amount(workspace, field=f"figure_{sort}")
+        ).order_by("-sort_value", "-first_seen_at")
     return customers
 
 

@@ -23,12 +23,14 @@ from billing.metrics import (
 from billing.models import SignalKind
 from billing.recovery import Recovery, period_recovery
 from billing.revenue import MONEY_KINDS, Movements, period_movements
+from journeys.losses import GROSS_LOSS_KINDS, unrecovered_failed_by_step, won_disputes_by_step
 from journeys.models import Journey, Stage, Step, StepDailyRollup
 
 K = SignalKind
 # Money lost first on a card: failed payments, refunds and disputes lead.
 KIND_ORDER = [K.PAYMENT_FAILED, K.REFUND, K.DISPUTE_OPENED, K.CHECKOUT_ABANDONED]
 LOSS_KINDS = (K.PAYMENT_FAILED, K.REFUND, K.DISPUTE_OPENED, K.CHECKOUT_ABANDONED)
+CHANGE_KINDS = (K.PLAN_UPGRADED, K.PLAN_DOWNGRADED)
 
 
 @dataclass
@@ -44,6 +46,11 @@ class KindTotal:
         if not self.previous_count:
             return None
         return (self.count - self.previous_count) / self.previous_count
+
+    @property
+    def is_change(self) -> bool:
+        """Plan changes show the MRR they changed by, not the new MRR."""
+        return self.kind in CHANGE_KINDS
 
     @property
     def is_loss(self) -> bool:
@@ -208,8 +215,9 @@ def _add_row(total: KindTotal, row: dict) -> None:
     total.count += row["count"]
     total.previous_count += row["previous_count"]
     currency = row["currency"]
-    if currency and row["amount"]:
-        total.amounts[currency] = total.amounts.get(currency, 0) + row["amount"]
+    amount = row["mrr_delta"] if total.kind in CHANGE_KINDS else row["amount"]
+    if currency and amount:
+        total.amounts[currency] = total.amounts.get(currency, 0) + amount
 
 
 def _journey_totals(journey: Journey, filters: RollupFilter) -> JourneyTotals:
@@ -286,20 +294,37 @@ def board_build(*, journey: Journey, filters: RollupFilter) -> Board:
             movements=movements,
         ),
         has_signals=bool(sums.totals),
-        losses=biggest_losses([c for _, cards in stages for c in cards], currencies),
+        losses=biggest_losses(
+            [c for _, cards in stages for c in cards],
+            currencies,
+            failed=unrecovered_failed_by_step(journey, filters),
+            won=won_disputes_by_step(journey, filters),
+        ),
     )
 
 
-def biggest_losses(cards: list[StepCard], currencies: list[str], top: int = 3):
-    """The steps losing the most money (failed, refunded, disputed, abandoned), main currency
-    first: the board's answer to "where are we losing money"."""
+def biggest_losses(
+    cards: list[StepCard],
+    currencies: list[str],
+    *,
+    failed: dict | None = None,
+    won: dict | None = None,
+    top: int = 3,
+):
+    """The steps losing the most money, main currency first: failed payments not recovered,
+    refunds, disputes not won and abandoned checkouts (journeys.losses)."""
+    failed, won = failed or {}, won or {}
     losses = []
     for card in cards:
-        amounts: dict[str, int] = {}
+        key = card.step.pk if card.step else None
+        amounts: dict[str, int] = dict(failed.get(key, {}))
         for total in card.kinds:
-            if total.kind in LOSS_KINDS:
+            if total.kind in GROSS_LOSS_KINDS:
                 for currency, amount in total.amounts.items():
                     amounts[currency] = amounts.get(currency, 0) + amount
+        for currency, amount in won.get(key, {}).items():
+            amounts[currency] = amounts.get(currency, 0) - amount
+        amounts = {c: v for c, v in amounts.items() if v > 0}
         if amounts:
             losses.append((card, sort_amounts(amounts, currencies)))
     rank = {c: i for i, c in enumerate(currencies)}

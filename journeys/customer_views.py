@@ -20,7 +20,8 @@ CUSTOMER_PAGE_SIZE = 50
 def customer_list(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "")
     at_risk = request.GET.get("at_risk") == "1"
-    customers = selectors.customer_search(request.workspace, q=q, at_risk=at_risk)
+    sort = request.GET.get("sort", "")
+    customers = selectors.customer_search(request.workspace, q=q, at_risk=at_risk, sort=sort)
     # No COUNT(*): a search over every customer would then run twice.
     page = page_of(customers, request.GET.get("page"), CUSTOMER_PAGE_SIZE)
     context = {
@@ -28,6 +29,8 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "q": q,
         "at_risk": at_risk,
+        "sort": sort,
+        "sorts": selectors.CUSTOMER_SORTS,
         "query": query_without(request, "page"),
     }
     template = "journeys/customer_list.html"

@@ -47,12 +47,11 @@ def _kind_totals(step: Step, filters: RollupFilter) -> tuple[dict[str, KindTotal
         total = totals.setdefault(row["kind"], KindTotal(row["kind"]))
         total.count += row["count"]
         total.previous_count += row["previous_count"]
+        amount = row["mrr_delta"] if total.is_change else row["amount"]
         if row["currency"]:
             currency_counts[row["currency"]] += row["count"]
-            if row["amount"]:
-                total.amounts[row["currency"]] = (
-                    total.amounts.get(row["currency"], 0) + row["amount"]
-                )
+            if amount:
+                total.amounts[row["currency"]] = total.amounts.get(row["currency"], 0) + amount
     currencies = ordered_currencies(currency_counts)
     for total in totals.values():
         total.amounts = sort_amounts(total.amounts, currencies)

@@ -5,35 +5,50 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0012_revenue_settings_account_currency'),
-        ('custory', '0004_api_tokens_inbound_webhooks'),
+        ("billing", "0012_revenue_settings_account_currency"),
+        ("custory", "0004_api_tokens_inbound_webhooks"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='mrrpoint',
-            name='discount_ids',
+            model_name="mrrpoint",
+            name="discount_ids",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='mrrpoint',
-            name='gross_mrr',
+            model_name="mrrpoint",
+            name="gross_mrr",
             field=models.BigIntegerField(default=0),
         ),
         migrations.CreateModel(
-            name='DiscountShare',
+            name="DiscountShare",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('discount_id', models.CharField(max_length=255)),
-                ('share', models.DecimalField(decimal_places=6, max_digits=9)),
-                ('as_of', models.DateTimeField()),
-                ('event_stripe_id', models.CharField(max_length=255)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='custory.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("discount_id", models.CharField(max_length=255)),
+                ("share", models.DecimalField(decimal_places=6, max_digits=9)),
+                ("as_of", models.DateTimeField()),
+                ("event_stripe_id", models.CharField(max_length=255)),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="custory.workspace",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('workspace', 'discount_id'), name='billing_discount_share_unique')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("workspace", "discount_id"), name="billing_discount_share_unique"
+                    )
+                ],
             },
         ),
     ]

@@ -89,8 +89,9 @@ def expected_board(workspace, journey, period: Period, *, kinds=(), livemode=Non
             continue
         cell = cards[step_of(s)][s.kind]
         cell["count"] += 1
-        if s.amount and s.currency:
-            cell["amounts"][s.currency] += s.amount
+        amount = s.mrr_delta if s.kind in ("plan_upgraded", "plan_downgraded") else s.amount
+        if amount and s.currency:
+            cell["amounts"][s.currency] += amount
     for s in previous:
         if kinds and s.kind not in kinds:
             continue
@@ -347,8 +348,9 @@ def test_board_query_count_is_constant_in_rows(
     client = client_for(member)
     for days in range(60):
         add_signal(workspace, "payment_failed", days_ago=days, amount=100, currency="gbp")
-    # + recovery cohort and median, movements, MRR snapshot, reporting currency and its rates
-    with django_assert_max_num_queries(24):
+    # + recovery cohort and median, movements, MRR snapshot, reporting currency and its rates,
+    # net losses (failed invoices not recovered, disputes won)
+    with django_assert_max_num_queries(26):
         assert client.get("/w/acme/?period=365").status_code == 200
 
 
@@ -371,8 +373,9 @@ def test_the_board_says_where_money_is_lost(client_for, member, workspace):
     mixed_history(workspace)
     response = client_for(member).get("/w/acme/?period=30")
     losses = [(card.step.name, amounts) for card, amounts in response.context["board"].losses]
-    # Recurring payment: €197.00 failed (and ¥5,000); Checkout: €99.00 abandoned; Dispute €99.00.
-    assert losses[0] == ("Recurring payment", {"eur": 19700, "jpy": 5000})
+    # Recurring payment: of €197.00 and ¥5,000 failed, €49.00 and ¥5,000 were recovered;
+    # Checkout: €99.00 abandoned; Dispute €99.00 (not won).
+    assert losses[0] == ("Recurring payment", {"eur": 14800})
     assert {name for name, _ in losses[1:]} == {"Checkout", "Dispute"}
     html = response.content.decode()
     assert "Where money is lost" in html
