@@ -28,7 +28,9 @@ def trials_from_start(workspace_id: int) -> bool:
     )
 
 
-def mrr_points_record(*, event: StripeEvent, customer: Customer | None, facts: Facts) -> None:
+def mrr_points_record(
+    *, event: StripeEvent, customer: Customer | None, facts: Facts, rebuild: bool = True
+) -> None:
     """Keep what the event says about its subscription's MRR, then rebuild the customer's
     movements (the customer row is locked, so concurrent events rebuild one after another)."""
     if customer is None:
@@ -68,8 +70,9 @@ def mrr_points_record(*, event: StripeEvent, customer: Customer | None, facts: F
     if not points:
         return
     MrrPoint.objects.bulk_create(points, ignore_conflicts=True)
-    Customer.objects.select_for_update().filter(pk=customer.pk).first()
-    customer_movements_rebuild(customer=customer)
+    if rebuild:
+        Customer.objects.select_for_update().filter(pk=customer.pk).first()
+        customer_movements_rebuild(customer=customer)
 
 
 @dataclass

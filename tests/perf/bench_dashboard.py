@@ -1,5 +1,6 @@
 # ruff: noqa: E501
-"""Dashboard benchmark on PostgreSQL: one workspace with a million signals, timed page by page.
+"""Dashboard benchmark on PostgreSQL: one workspace with a million signals, timed page by page
+(with its failed invoices and MRR movements: the board's recovery and MRR figures).
 
 Run:  .venv/bin/python tests/perf/bench_dashboard.py
 Env:  BENCH_SIGNALS (1000000), BENCH_CUSTOMERS (50000), BENCH_REPEAT (25 timed requests per page),
@@ -217,6 +218,40 @@ def generate():
             """,
         ),
         (
+            # Each failed signal is its own invoice, followed to an outcome: 60 % recovered a
+            # few days later, 20 % lost, the rest still in dunning (billing.FailedInvoice).
+            "failed invoices",
+            f"""
+            INSERT INTO billing_failedinvoice (workspace_id, connection_id, customer_id,
+              invoice_id, subscription_stripe_id, livemode, currency, amount, attempts,
+              first_failed_at, paid_at, amount_paid, lost_at, lost_reason)
+            SELECT {ws}, {cn}, s.customer_id, s.object_id, s.subscription_stripe_id, true,
+              s.currency, coalesce(s.amount, 0), 1 + s.id % 3, s.occurred_at,
+              CASE WHEN s.id % 10 < 6 THEN s.occurred_at + (1 + s.id % 9) * interval '1 day' END,
+              CASE WHEN s.id % 10 < 6 THEN coalesce(s.amount, 0) ELSE 0 END,
+              CASE WHEN s.id % 10 IN (6, 7) THEN s.occurred_at + interval '20 days' END,
+              CASE WHEN s.id % 10 IN (6, 7) THEN 'uncollectible' ELSE '' END
+            FROM billing_revenuesignal s
+            WHERE s.workspace_id = {ws} AND s.kind = 'payment_failed'
+            """,
+        ),
+        (
+            # Customer-level MRR movements, one per signal that moved MRR (billing.MrrMovement).
+            "mrr movements",
+            f"""
+            INSERT INTO billing_mrrmovement (workspace_id, customer_id, connection_id, livemode,
+              at, kind, currency, amount, mrr_after)
+            SELECT {ws}, s.customer_id, {cn}, true, s.occurred_at,
+              CASE s.kind WHEN 'subscription_started' THEN 'new'
+                          WHEN 'plan_upgraded' THEN 'expansion'
+                          WHEN 'plan_downgraded' THEN 'contraction'
+                          ELSE 'churn_' || coalesce(s.details ->> 'churn_type', 'voluntary') END,
+              s.currency, s.mrr_delta, greatest(s.mrr_delta, 0)
+            FROM billing_revenuesignal s
+            WHERE s.workspace_id = {ws} AND s.mrr_delta <> 0
+            """,
+        ),
+        (
             "placements",
             f"""
             INSERT INTO journeys_signalplacement (workspace_id, signal_id, journey_id, step_id,
@@ -361,6 +396,9 @@ def bench():
             {**hx, "HTTP_HX_TARGET": "signal-results"},
         ),
         ("board", "signals list", "/w/bench/signals/", None),
+        ("board", "revenue 90 days", "/w/bench/revenue/?period=90", None),
+        ("board", "revenue 365 days", "/w/bench/revenue/?period=365", None),
+        ("board", "customers by outstanding failed", "/w/bench/customers/?sort=failed", None),
         (
             "fragment",
             "customers search (htmx)",
