@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from importlib import resources
 from typing import Protocol
 
-from django.db.models import Case, F, FloatField, Value, When
+from django.db.models import Case, F, FloatField, Max, Min, Q, Value, When
 from django.utils import timezone
 
 from billing.models import Customer
@@ -70,6 +70,7 @@ class StoredRates:
         self.source = source
         self._memo: dict[tuple[str, date], Decimal | None] = {}
         self._loaded: set[date] = set()
+        self._complete: set[date] = set()
 
     def preload(self, day: date, window: int = 10) -> None:
         """Read every currency's latest rate of the days up to `day` in one query."""
@@ -80,22 +81,37 @@ class StoredRates:
             self._memo.setdefault((currency, day), rate)
         self._loaded.add(day)
 
+    def _load_all(self, day: date) -> None:
+        """Every currency's latest rate on or before `day`, else its earliest: a few queries
+        per day, however many currencies are asked for."""
+        rows = ExchangeRate.objects.filter(source=self.source)
+        days = dict(
+            rows.filter(day__lte=day)
+            .values("currency")
+            .annotate(d=Max("day"))
+            .values_list("currency", "d")
+        )
+        for currency, first in (
+            rows.exclude(currency__in=days).values("currency").annotate(d=Min("day"))
+        ).values_list("currency", "d"):
+            days[currency] = first
+        wanted = Q(pk__in=[])
+        for currency, on in days.items():
+            wanted |= Q(currency=currency, day=on)
+        if days:
+            for currency, rate in rows.filter(wanted).values_list("currency", "per_eur"):
+                self._memo.setdefault((currency, day), rate)
+        self._complete.add(day)
+
     def per_eur(self, currency: str, day: date) -> Decimal | None:
         currency = currency.lower()
         if currency == "eur":
             return Decimal(1)
         if day not in self._loaded:
             self.preload(day)
-        key = (currency, day)
-        if key not in self._memo:
-            rows = ExchangeRate.objects.filter(source=self.source, currency=currency)
-            rate = (
-                rows.filter(day__lte=day).order_by("-day").values_list("per_eur", flat=True)
-            ).first()
-            if rate is None:
-                rate = rows.order_by("day").values_list("per_eur", flat=True).first()
-            self._memo[key] = rate
-        return self._memo[key]
+        if (currency, day) not in self._memo and day not in self._complete:
+            self._load_all(day)
+        return self._memo.get((currency, day))
 
 
 @dataclass

@@ -12,8 +12,9 @@ from datetime import date, timedelta
 from django.db.models import Case, F, IntegerField, Q, Sum, Value, When
 from django.db.models.functions import TruncMonth, TruncWeek
 
+from billing.exchange import Money, StoredRates, money_in
 from billing.figures import Headline, headline
-from billing.filters import Period
+from billing.filters import Period, today
 from billing.metrics import (
     SignalFilter,
     ordered_currencies,
@@ -184,6 +185,8 @@ class Board:
     headline: Headline
     has_signals: bool
     losses: list[tuple[StepCard, dict[str, int]]] = field(default_factory=list)
+    at_risk_money: Money | None = None
+    refunds_money: Money | None = None
 
     def total(self, kind) -> KindTotal:
         return self.totals.get(kind) or KindTotal(kind)
@@ -276,6 +279,16 @@ def board_build(*, journey: Journey, filters: RollupFilter) -> Board:
     paid, recovered = totals.get(K.PAYMENT_SUCCEEDED), totals.get(K.PAYMENT_RECOVERED)
     first_attempt = (paid.count if paid else 0) - (recovered.count if recovered else 0)
     movements = period_movements(journey.workspace, filters)
+    rates = StoredRates()
+    top = headline(
+        journey.workspace,
+        filters,
+        rates=rates,
+        failed_invoices=recovery.total.invoices,
+        first_attempt_payments=max(first_attempt, 0),
+        movements=movements,
+    )
+    refunds = totals.get(K.REFUND)
     return Board(
         journey=journey,
         stages=stages,
@@ -286,12 +299,10 @@ def board_build(*, journey: Journey, filters: RollupFilter) -> Board:
         at_risk_customers=at_risk_customers,
         recovery=recovery,
         mrr=_mrr_movements(movements, currencies),
-        headline=headline(
-            journey.workspace,
-            filters,
-            failed_invoices=recovery.total.invoices,
-            first_attempt_payments=max(first_attempt, 0),
-            movements=movements,
+        headline=top,
+        at_risk_money=money_in(at_risk, top.currency, today(), rates),
+        refunds_money=money_in(
+            refunds.amounts if refunds else {}, top.currency, filters.period.end, rates
         ),
         has_signals=bool(sums.totals),
         losses=biggest_losses(
