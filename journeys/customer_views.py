@@ -48,6 +48,9 @@ def customer_detail(request: HttpRequest, uuid) -> HttpResponse:
     context = {
         "nav": "customers",
         "customer": customer,
+        "figures": selectors.customer_figures(
+            request.workspace, Customer.objects.filter(pk=customer.pk)
+        ).first(),
         "subscriptions": subscriptions,
         "plan": next((s.plan_name or s.price_id for s in subscriptions if s.status), ""),
         "timeline": selectors.customer_timeline(customer),

@@ -35,3 +35,11 @@ def test_the_list_sorts_by_each_figure(client_for, member, history, sort, first)
     assert figures(client_for(member), sort)[0][0] == first
     html = client_for(member).get("/w/acme/customers/", {"sort": sort}).content.decode()
     assert "At risk now" in html
+
+
+def test_a_customers_page_shows_its_figures(client_for, support, history, workspace):
+    bob = workspace.customers.get(name="Bob GmbH")
+    response = client_for(support).get(bob.get_absolute_url())
+    assert response.status_code == 200
+    assert response.context["figures"].figure_failed == 9900
+    assert "Failed, outstanding" in response.content.decode()
