@@ -24,7 +24,7 @@ from billing.metrics import (
 from billing.models import SignalKind
 from billing.recovery import Recovery, period_recovery
 from billing.revenue import MONEY_KINDS, Movements, period_movements
-from journeys.losses import GROSS_LOSS_KINDS, unrecovered_failed_by_step, won_disputes_by_step
+from journeys.losses import FINGERPRINT_KINDS, GROSS_LOSS_KINDS, net_loss_adjustments
 from journeys.models import Journey, Stage, Step, StepDailyRollup
 
 K = SignalKind
@@ -305,13 +305,19 @@ def board_build(*, journey: Journey, filters: RollupFilter) -> Board:
             refunds.amounts if refunds else {}, top.currency, filters.period.end, rates
         ),
         has_signals=bool(sums.totals),
-        losses=biggest_losses(
-            [c for _, cards in stages for c in cards],
-            currencies,
-            failed=unrecovered_failed_by_step(journey, filters),
-            won=won_disputes_by_step(journey, filters),
-        ),
+        losses=_losses(journey, filters, stages, currencies, totals),
     )
+
+
+def _losses(journey, filters, stages, currencies, totals):
+    fingerprint = tuple(
+        (kind, t.count, sorted(t.amounts.items()))
+        for kind in FINGERPRINT_KINDS
+        for t in [totals.get(kind) or KindTotal(kind)]
+    )
+    failed, won = net_loss_adjustments(journey, filters, fingerprint)
+    cards = [c for _, stage_cards in stages for c in stage_cards]
+    return biggest_losses(cards, currencies, failed=failed, won=won)
 
 
 def biggest_losses(

@@ -1,8 +1,10 @@
 """Where money is lost, net: per journey step, failed payments not recovered (per invoice) and
 disputes not won, besides refunds and abandoned checkouts from the step rollups."""
 
+import hashlib
 from collections import defaultdict
 
+from django.core.cache import cache
 from django.db.models import OuterRef, Subquery, Sum
 
 from billing.metrics import SignalFilter
@@ -61,3 +63,34 @@ def won_disputes_by_step(journey: Journey, filters: SignalFilter) -> dict:
         if row["total"]:
             out[row["step_id"]][row["signal__currency"]] = row["total"]
     return out
+
+
+# Net losses read failed invoices and won disputes by step: cached under the journey's rollup
+# counts of the kinds that change them (a payment that recovers an invoice adds a
+# payment_recovered signal, a won dispute a dispute_closed one), so they are never stale.
+NET_LOSS_TTL = 600
+FINGERPRINT_KINDS = (K.PAYMENT_FAILED, K.PAYMENT_RECOVERED, K.DISPUTE_CLOSED)
+
+
+def net_loss_adjustments(journey: Journey, filters: SignalFilter, fingerprint) -> tuple:
+    """(unrecovered failed, won disputes) by step, from the cache when the counts match."""
+    key = repr(
+        (
+            "net-losses",
+            journey.pk,
+            filters.period.start,
+            filters.period.end,
+            filters.livemode,
+            filters.connection_id,
+            fingerprint,
+        )
+    )
+    key = "losses:" + hashlib.sha256(key.encode()).hexdigest()
+    cached = cache.get(key)
+    if cached is None:
+        cached = (
+            dict(unrecovered_failed_by_step(journey, filters)),
+            dict(won_disputes_by_step(journey, filters)),
+        )
+        cache.set(key, cached, NET_LOSS_TTL)
+    return cached

@@ -5,188 +5,351 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0008_evidence'),
-        ('custory', '0004_api_tokens_inbound_webhooks'),
+        ("billing", "0008_evidence"),
+        ("custory", "0004_api_tokens_inbound_webhooks"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DiscountShare',
+            name="DiscountShare",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('discount_id', models.CharField(max_length=255)),
-                ('share', models.DecimalField(decimal_places=6, max_digits=9)),
-                ('as_of', models.DateTimeField()),
-                ('event_stripe_id', models.CharField(max_length=255)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("discount_id", models.CharField(max_length=255)),
+                ("share", models.DecimalField(decimal_places=6, max_digits=9)),
+                ("as_of", models.DateTimeField()),
+                ("event_stripe_id", models.CharField(max_length=255)),
             ],
         ),
         migrations.CreateModel(
-            name='ExchangeRate',
+            name="ExchangeRate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(default='ecb', max_length=16)),
-                ('day', models.DateField()),
-                ('currency', models.CharField(max_length=3)),
-                ('per_eur', models.DecimalField(decimal_places=8, max_digits=20)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("source", models.CharField(default="ecb", max_length=16)),
+                ("day", models.DateField()),
+                ("currency", models.CharField(max_length=3)),
+                ("per_eur", models.DecimalField(decimal_places=8, max_digits=20)),
             ],
         ),
         migrations.CreateModel(
-            name='FailedInvoice',
+            name="FailedInvoice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('invoice_id', models.CharField(max_length=255)),
-                ('subscription_stripe_id', models.CharField(blank=True, max_length=255)),
-                ('livemode', models.BooleanField(default=False)),
-                ('currency', models.CharField(blank=True, max_length=3)),
-                ('amount', models.BigIntegerField(default=0)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('first_failed_at', models.DateTimeField(blank=True, null=True)),
-                ('paid_at', models.DateTimeField(blank=True, null=True)),
-                ('amount_paid', models.BigIntegerField(default=0)),
-                ('lost_at', models.DateTimeField(blank=True, null=True)),
-                ('lost_reason', models.CharField(blank=True, max_length=32)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("invoice_id", models.CharField(max_length=255)),
+                ("subscription_stripe_id", models.CharField(blank=True, max_length=255)),
+                ("livemode", models.BooleanField(default=False)),
+                ("currency", models.CharField(blank=True, max_length=3)),
+                ("amount", models.BigIntegerField(default=0)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("first_failed_at", models.DateTimeField(blank=True, null=True)),
+                ("paid_at", models.DateTimeField(blank=True, null=True)),
+                ("amount_paid", models.BigIntegerField(default=0)),
+                ("lost_at", models.DateTimeField(blank=True, null=True)),
+                ("lost_reason", models.CharField(blank=True, max_length=32)),
             ],
         ),
         migrations.CreateModel(
-            name='MrrMovement',
+            name="MrrMovement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('livemode', models.BooleanField(default=False)),
-                ('at', models.DateTimeField()),
-                ('kind', models.CharField(choices=[('new', 'New'), ('expansion', 'Expansion'), ('contraction', 'Contraction'), ('churn_voluntary', 'Churn, voluntary'), ('churn_involuntary', 'Churn, involuntary'), ('reactivation', 'Reactivation'), ('trial_not_converted', 'Trial not converted')], max_length=20)),
-                ('currency', models.CharField(max_length=3)),
-                ('amount', models.BigIntegerField()),
-                ('mrr_after', models.BigIntegerField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("livemode", models.BooleanField(default=False)),
+                ("at", models.DateTimeField()),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("new", "New"),
+                            ("expansion", "Expansion"),
+                            ("contraction", "Contraction"),
+                            ("churn_voluntary", "Churn, voluntary"),
+                            ("churn_involuntary", "Churn, involuntary"),
+                            ("reactivation", "Reactivation"),
+                            ("trial_not_converted", "Trial not converted"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("currency", models.CharField(max_length=3)),
+                ("amount", models.BigIntegerField()),
+                ("mrr_after", models.BigIntegerField()),
             ],
             options={
-                'ordering': ['at', 'id'],
+                "ordering": ["at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='MrrPoint',
+            name="MrrPoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('subscription_stripe_id', models.CharField(max_length=255)),
-                ('event_stripe_id', models.CharField(max_length=255)),
-                ('at', models.DateTimeField()),
-                ('status', models.CharField(blank=True, max_length=32)),
-                ('mrr', models.BigIntegerField(default=0)),
-                ('currency', models.CharField(blank=True, max_length=3)),
-                ('had_trial', models.BooleanField(default=False)),
-                ('paid', models.BooleanField(default=False)),
-                ('gross_mrr', models.BigIntegerField(default=0)),
-                ('discount_ids', models.JSONField(blank=True, default=list)),
-                ('churn_type', models.CharField(blank=True, max_length=12)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("subscription_stripe_id", models.CharField(max_length=255)),
+                ("event_stripe_id", models.CharField(max_length=255)),
+                ("at", models.DateTimeField()),
+                ("status", models.CharField(blank=True, max_length=32)),
+                ("mrr", models.BigIntegerField(default=0)),
+                ("currency", models.CharField(blank=True, max_length=3)),
+                ("had_trial", models.BooleanField(default=False)),
+                ("paid", models.BooleanField(default=False)),
+                ("gross_mrr", models.BigIntegerField(default=0)),
+                ("discount_ids", models.JSONField(blank=True, default=list)),
+                ("churn_type", models.CharField(blank=True, max_length=12)),
             ],
         ),
         migrations.CreateModel(
-            name='RevenueSettings',
+            name="RevenueSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('count_trials_from_start', models.BooleanField(default=False)),
-                ('reporting_currency', models.CharField(blank=True, max_length=3)),
-                ('account_currency', models.CharField(blank=True, max_length=3)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("count_trials_from_start", models.BooleanField(default=False)),
+                ("reporting_currency", models.CharField(blank=True, max_length=3)),
+                ("account_currency", models.CharField(blank=True, max_length=3)),
             ],
         ),
         migrations.RemoveConstraint(
-            model_name='revenuesignal',
-            name='billing_signal_kind_valid',
+            model_name="revenuesignal",
+            name="billing_signal_kind_valid",
         ),
         migrations.AlterField(
-            model_name='revenuesignal',
-            name='kind',
-            field=models.CharField(choices=[('checkout_completed', 'Checkout completed'), ('checkout_abandoned', 'Checkout abandoned'), ('subscription_started', 'Subscription started'), ('trial_ending', 'Trial ending'), ('trial_converted', 'Trial converted'), ('payment_succeeded', 'Payment succeeded'), ('payment_failed', 'Payment failed'), ('payment_recovered', 'Payment recovered'), ('payment_action_required', 'Payment needs authentication'), ('refund', 'Refund'), ('dispute_opened', 'Dispute opened'), ('dispute_closed', 'Dispute closed'), ('plan_upgraded', 'Plan upgraded'), ('plan_downgraded', 'Plan downgraded'), ('cancellation_scheduled', 'Cancellation scheduled'), ('cancellation_withdrawn', 'Cancellation withdrawn'), ('subscription_canceled', 'Subscription canceled')], max_length=32),
+            model_name="revenuesignal",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("checkout_completed", "Checkout completed"),
+                    ("checkout_abandoned", "Checkout abandoned"),
+                    ("subscription_started", "Subscription started"),
+                    ("trial_ending", "Trial ending"),
+                    ("trial_converted", "Trial converted"),
+                    ("payment_succeeded", "Payment succeeded"),
+                    ("payment_failed", "Payment failed"),
+                    ("payment_recovered", "Payment recovered"),
+                    ("payment_action_required", "Payment needs authentication"),
+                    ("refund", "Refund"),
+                    ("dispute_opened", "Dispute opened"),
+                    ("dispute_closed", "Dispute closed"),
+                    ("plan_upgraded", "Plan upgraded"),
+                    ("plan_downgraded", "Plan downgraded"),
+                    ("cancellation_scheduled", "Cancellation scheduled"),
+                    ("cancellation_withdrawn", "Cancellation withdrawn"),
+                    ("subscription_canceled", "Subscription canceled"),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='revenuesignal',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['checkout_completed', 'checkout_abandoned', 'subscription_started', 'trial_ending', 'trial_converted', 'payment_succeeded', 'payment_failed', 'payment_recovered', 'payment_action_required', 'refund', 'dispute_opened', 'dispute_closed', 'plan_upgraded', 'plan_downgraded', 'cancellation_scheduled', 'cancellation_withdrawn', 'subscription_canceled'])), name='billing_signal_kind_valid'),
+            model_name="revenuesignal",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "kind__in",
+                        [
+                            "checkout_completed",
+                            "checkout_abandoned",
+                            "subscription_started",
+                            "trial_ending",
+                            "trial_converted",
+                            "payment_succeeded",
+                            "payment_failed",
+                            "payment_recovered",
+                            "payment_action_required",
+                            "refund",
+                            "dispute_opened",
+                            "dispute_closed",
+                            "plan_upgraded",
+                            "plan_downgraded",
+                            "cancellation_scheduled",
+                            "cancellation_withdrawn",
+                            "subscription_canceled",
+                        ],
+                    )
+                ),
+                name="billing_signal_kind_valid",
+            ),
         ),
         migrations.AddField(
-            model_name='discountshare',
-            name='workspace',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='custory.workspace'),
+            model_name="discountshare",
+            name="workspace",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="custory.workspace",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='exchangerate',
-            constraint=models.UniqueConstraint(fields=('source', 'currency', 'day'), name='billing_exchange_rate_unique'),
+            model_name="exchangerate",
+            constraint=models.UniqueConstraint(
+                fields=("source", "currency", "day"), name="billing_exchange_rate_unique"
+            ),
         ),
         migrations.AddField(
-            model_name='failedinvoice',
-            name='connection',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='billing.stripeconnection'),
+            model_name="failedinvoice",
+            name="connection",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                to="billing.stripeconnection",
+            ),
         ),
         migrations.AddField(
-            model_name='failedinvoice',
-            name='customer',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='failed_invoices', to='billing.customer'),
+            model_name="failedinvoice",
+            name="customer",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="failed_invoices",
+                to="billing.customer",
+            ),
         ),
         migrations.AddField(
-            model_name='failedinvoice',
-            name='workspace',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='custory.workspace'),
+            model_name="failedinvoice",
+            name="workspace",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="custory.workspace",
+            ),
         ),
         migrations.AddField(
-            model_name='mrrmovement',
-            name='connection',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='billing.stripeconnection'),
+            model_name="mrrmovement",
+            name="connection",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                to="billing.stripeconnection",
+            ),
         ),
         migrations.AddField(
-            model_name='mrrmovement',
-            name='customer',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='mrr_movements', to='billing.customer'),
+            model_name="mrrmovement",
+            name="customer",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="mrr_movements",
+                to="billing.customer",
+            ),
         ),
         migrations.AddField(
-            model_name='mrrmovement',
-            name='workspace',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='custory.workspace'),
+            model_name="mrrmovement",
+            name="workspace",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="custory.workspace",
+            ),
         ),
         migrations.AddField(
-            model_name='mrrpoint',
-            name='customer',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='mrr_points', to='billing.customer'),
+            model_name="mrrpoint",
+            name="customer",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="mrr_points",
+                to="billing.customer",
+            ),
         ),
         migrations.AddField(
-            model_name='mrrpoint',
-            name='workspace',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='custory.workspace'),
+            model_name="mrrpoint",
+            name="workspace",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="custory.workspace",
+            ),
         ),
         migrations.AddField(
-            model_name='revenuesettings',
-            name='workspace',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='revenue_settings', to='custory.workspace'),
+            model_name="revenuesettings",
+            name="workspace",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="revenue_settings",
+                to="custory.workspace",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='discountshare',
-            constraint=models.UniqueConstraint(fields=('workspace', 'discount_id'), name='billing_discount_share_unique'),
+            model_name="discountshare",
+            constraint=models.UniqueConstraint(
+                fields=("workspace", "discount_id"), name="billing_discount_share_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='failedinvoice',
-            index=models.Index(fields=['workspace', 'first_failed_at'], name='billing_failed_invoice_cohort'),
+            model_name="failedinvoice",
+            index=models.Index(
+                fields=["workspace", "first_failed_at"], name="billing_failed_invoice_cohort"
+            ),
         ),
         migrations.AddIndex(
-            model_name='failedinvoice',
-            index=models.Index(fields=['workspace', 'subscription_stripe_id'], name='billing_failed_invoice_sub'),
+            model_name="failedinvoice",
+            index=models.Index(
+                fields=["workspace", "subscription_stripe_id"], name="billing_failed_invoice_sub"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='failedinvoice',
-            constraint=models.UniqueConstraint(fields=('workspace', 'invoice_id'), name='billing_failed_invoice_unique'),
+            model_name="failedinvoice",
+            constraint=models.UniqueConstraint(
+                fields=("workspace", "invoice_id"), name="billing_failed_invoice_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='mrrmovement',
-            index=models.Index(fields=['workspace', 'at'], name='billing_mrr_movement_ws_at'),
+            model_name="mrrmovement",
+            index=models.Index(fields=["workspace", "at"], name="billing_mrr_movement_ws_at"),
         ),
         migrations.AddConstraint(
-            model_name='mrrmovement',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['new', 'expansion', 'contraction', 'churn_voluntary', 'churn_involuntary', 'reactivation', 'trial_not_converted'])), name='billing_mrr_movement_kind_valid'),
+            model_name="mrrmovement",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "kind__in",
+                        [
+                            "new",
+                            "expansion",
+                            "contraction",
+                            "churn_voluntary",
+                            "churn_involuntary",
+                            "reactivation",
+                            "trial_not_converted",
+                        ],
+                    )
+                ),
+                name="billing_mrr_movement_kind_valid",
+            ),
         ),
         migrations.AddIndex(
-            model_name='mrrpoint',
-            index=models.Index(fields=['customer', 'at'], name='billing_mrr_point_customer'),
+            model_name="mrrpoint",
+            index=models.Index(fields=["customer", "at"], name="billing_mrr_point_customer"),
         ),
         migrations.AddConstraint(
-            model_name='mrrpoint',
-            constraint=models.UniqueConstraint(fields=('workspace', 'subscription_stripe_id', 'event_stripe_id'), name='billing_mrr_point_once_per_event'),
+            model_name="mrrpoint",
+            constraint=models.UniqueConstraint(
+                fields=("workspace", "subscription_stripe_id", "event_stripe_id"),
+                name="billing_mrr_point_once_per_event",
+            ),
         ),
     ]
