@@ -97,7 +97,7 @@ def failed_invoices_between(workspace, start, end, *, filters: SignalFilter | No
     return rows
 
 
-def recovery_cohort(rows, currencies: list[str] | None = None) -> Recovery:
+def recovery_cohort(rows, currencies: list[str] | None = None, *, median=True) -> Recovery:
     """The per-invoice figures of a queryset of failed invoices (the period's cohort)."""
     aggregates = {
         "invoices": Count("id"),
@@ -122,7 +122,7 @@ def recovery_cohort(rows, currencies: list[str] | None = None) -> Recovery:
     }
     order = currencies or sorted(by_currency, key=lambda c: -by_currency[c].invoices)
     recovery = Recovery(by_currency=sort_amounts(by_currency, order))
-    if recovery.total.recovered:
+    if median and recovery.total.recovered:
         recovery.median_hours = median_hours_to_recover(rows)
     return recovery
 
@@ -139,5 +139,5 @@ def median_hours_to_recover(rows) -> float | None:
     return round(statistics.median(hours), 1) if hours else None
 
 
-def period_recovery(workspace, filters: SignalFilter, currencies=None) -> Recovery:
-    return recovery_cohort(failed_invoices(workspace, filters), currencies)
+def period_recovery(workspace, filters: SignalFilter, currencies=None, *, median=True) -> Recovery:
+    return recovery_cohort(failed_invoices(workspace, filters), currencies, median=median)

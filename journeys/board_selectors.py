@@ -22,9 +22,19 @@ from billing.metrics import (
     sort_amounts,
 )
 from billing.models import SignalKind
-from billing.recovery import Recovery, period_recovery
+from billing.recovery import (
+    Recovery,
+    failed_invoices,
+    median_hours_to_recover,
+    period_recovery,
+)
 from billing.revenue import MONEY_KINDS, Movements, period_movements
-from journeys.losses import FINGERPRINT_KINDS, GROSS_LOSS_KINDS, net_loss_adjustments
+from journeys.losses import (
+    FINGERPRINT_KINDS,
+    GROSS_LOSS_KINDS,
+    cached_by_counts,
+    net_loss_adjustments,
+)
 from journeys.models import Journey, Stage, Step, StepDailyRollup
 
 K = SignalKind
@@ -275,7 +285,15 @@ def board_build(*, journey: Journey, filters: RollupFilter) -> Board:
         total.amounts = sort_amounts(total.amounts, currencies)
     stages, unmapped = _stage_cards(journey, filters, sums, currencies)
     at_risk, at_risk_customers = revenue_at_risk(journey.workspace, filters)
-    recovery = period_recovery(journey.workspace, filters, currencies)
+    recovery = period_recovery(journey.workspace, filters, currencies, median=False)
+    if recovery.total.recovered:
+        recovery.median_hours = cached_by_counts(
+            "median-recovery",
+            journey,
+            filters,
+            _fingerprint(totals),
+            lambda: median_hours_to_recover(failed_invoices(journey.workspace, filters)),
+        )
     paid, recovered = totals.get(K.PAYMENT_SUCCEEDED), totals.get(K.PAYMENT_RECOVERED)
     first_attempt = (paid.count if paid else 0) - (recovered.count if recovered else 0)
     movements = period_movements(journey.workspace, filters)
@@ -309,13 +327,16 @@ def board_build(*, journey: Journey, filters: RollupFilter) -> Board:
     )
 
 
-def _losses(journey, filters, stages, currencies, totals):
-    fingerprint = tuple(
+def _fingerprint(totals) -> tuple:
+    return tuple(
         (kind, t.count, sorted(t.amounts.items()))
         for kind in FINGERPRINT_KINDS
         for t in [totals.get(kind) or KindTotal(kind)]
     )
-    failed, won = net_loss_adjustments(journey, filters, fingerprint)
+
+
+def _losses(journey, filters, stages, currencies, totals):
+    failed, won = net_loss_adjustments(journey, filters, _fingerprint(totals))
     cards = [c for _, stage_cards in stages for c in stage_cards]
     return biggest_losses(cards, currencies, failed=failed, won=won)
 

@@ -72,11 +72,11 @@ NET_LOSS_TTL = 600
 FINGERPRINT_KINDS = (K.PAYMENT_FAILED, K.PAYMENT_RECOVERED, K.DISPUTE_CLOSED)
 
 
-def net_loss_adjustments(journey: Journey, filters: SignalFilter, fingerprint) -> tuple:
-    """(unrecovered failed, won disputes) by step, from the cache when the counts match."""
+def cached_by_counts(name: str, journey: Journey, filters: SignalFilter, fingerprint, compute):
+    """compute(), cached under the period, filters and `fingerprint` (rollup counts)."""
     key = repr(
         (
-            "net-losses",
+            name,
             journey.pk,
             filters.period.start,
             filters.period.end,
@@ -85,12 +85,23 @@ def net_loss_adjustments(journey: Journey, filters: SignalFilter, fingerprint) -
             fingerprint,
         )
     )
-    key = "losses:" + hashlib.sha256(key.encode()).hexdigest()
-    cached = cache.get(key)
-    if cached is None:
-        cached = (
+    key = "figures:" + hashlib.sha256(key.encode()).hexdigest()
+    boxed = cache.get(key)
+    if boxed is None:
+        boxed = (compute(),)  # boxed, so a None result is cached too
+        cache.set(key, boxed, NET_LOSS_TTL)
+    return boxed[0]
+
+
+def net_loss_adjustments(journey: Journey, filters: SignalFilter, fingerprint) -> tuple:
+    """(unrecovered failed, won disputes) by step, from the cache when the counts match."""
+    return cached_by_counts(
+        "net-losses",
+        journey,
+        filters,
+        fingerprint,
+        lambda: (
             dict(unrecovered_failed_by_step(journey, filters)),
             dict(won_disputes_by_step(journey, filters)),
-        )
-        cache.set(key, cached, NET_LOSS_TTL)
-    return cached
+        ),
+    )
