@@ -90,12 +90,27 @@ def customer_search(workspace, *, q: str = "", at_risk: bool = False, sort: str 
         customers = customers.filter(
             pk__in=at_risk_subscriptions(workspace).values("customer_id")
         ).order_by("-mrr", "-first_seen_at")
-    customers = customer_figures(workspace, customers)
     if sort in CUSTOMER_SORTS:
-        # By converted amount: ¥50,000 is not more than $495.
-        customers = customers.annotate(
-            sort_value=converted_amount(workspace, field=f"figure_{sort}")
-        ).order_by("-sort_value", "-first_seen_at")
+        # By converted amount: ¥50,000 is not more than $495. This computes every customer's
+        # figure; without a sort, only the page's customers get theirs (customer_figures_add).
+        customers = (
+            customer_figures(workspace, customers)
+            .annotate(sort_value=converted_amount(workspace, field=f"figure_{sort}"))
+            .order_by("-sort_value", "-first_seen_at")
+        )
+    return customers
+
+
+def customer_figures_add(workspace, customers: list) -> list:
+    """Give a page of customers their figures (one query for the page, not the whole list)."""
+    missing = [c for c in customers if not hasattr(c, "figure_mrr")]
+    if missing:
+        rows = customer_figures(workspace, Customer.objects.filter(pk__in=[c.pk for c in missing]))
+        by_pk = {row.pk: row for row in rows}
+        for customer in missing:
+            for name in ("mrr", "paid", "failed", "refunded", "disputed", "risk"):
+                value = getattr(by_pk.get(customer.pk), f"figure_{name}", 0)
+                setattr(customer, f"figure_{name}", value)
     return customers
 
 

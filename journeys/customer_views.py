@@ -24,6 +24,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     customers = selectors.customer_search(request.workspace, q=q, at_risk=at_risk, sort=sort)
     # No COUNT(*): a search over every customer would then run twice.
     page = page_of(customers, request.GET.get("page"), CUSTOMER_PAGE_SIZE)
+    page.object_list = selectors.customer_figures_add(request.workspace, list(page.object_list))
     context = {
         "nav": "customers",
         "page": page,
