@@ -22,12 +22,7 @@ from billing.metrics import (
     sort_amounts,
 )
 from billing.models import SignalKind
-from billing.recovery import (
-    Recovery,
-    failed_invoices,
-    median_hours_to_recover,
-    period_recovery,
-)
+from billing.recovery import Recovery, period_recovery
 from billing.revenue import MONEY_KINDS, Movements, period_movements
 from journeys.losses import (
     FINGERPRINT_KINDS,
@@ -275,6 +270,30 @@ def _mrr_movements(movements: Movements, currencies) -> dict[str, dict[str, int]
     return {kind: sort_amounts(movements.of(kind), currencies) for kind in MONEY_KINDS}
 
 
+def _all_counts(totals) -> tuple:
+    return tuple(
+        sorted((k, t.count, t.previous_count, sorted(t.amounts.items())) for k, t in totals.items())
+    )
+
+
+def _revenue_figures(journey, filters, totals, currencies):
+    """Per-invoice recovery, MRR movements and the headline figures; cached by the caller under
+    every rollup count, so a new signal refreshes them (changes no signal tells of, such as an
+    invoice marked uncollectible, show within the cache's ten minutes)."""
+    recovery = period_recovery(journey.workspace, filters, currencies)
+    paid, recovered = totals.get(K.PAYMENT_SUCCEEDED), totals.get(K.PAYMENT_RECOVERED)
+    first_attempt = (paid.count if paid else 0) - (recovered.count if recovered else 0)
+    movements = period_movements(journey.workspace, filters)
+    top = headline(
+        journey.workspace,
+        filters,
+        failed_invoices=recovery.total.invoices,
+        first_attempt_payments=max(first_attempt, 0),
+        movements=movements,
+    )
+    return recovery, movements, top
+
+
 def board_build(*, journey: Journey, filters: RollupFilter) -> Board:
     """Everything the board shows for one journey and filter set, in a constant number of queries
     (rollups, failed invoices and MRR movements; never a scan of signals)."""
@@ -285,27 +304,14 @@ def board_build(*, journey: Journey, filters: RollupFilter) -> Board:
         total.amounts = sort_amounts(total.amounts, currencies)
     stages, unmapped = _stage_cards(journey, filters, sums, currencies)
     at_risk, at_risk_customers = revenue_at_risk(journey.workspace, filters)
-    recovery = period_recovery(journey.workspace, filters, currencies, median=False)
-    if recovery.total.recovered:
-        recovery.median_hours = cached_by_counts(
-            "median-recovery",
-            journey,
-            filters,
-            _fingerprint(totals),
-            lambda: median_hours_to_recover(failed_invoices(journey.workspace, filters)),
-        )
-    paid, recovered = totals.get(K.PAYMENT_SUCCEEDED), totals.get(K.PAYMENT_RECOVERED)
-    first_attempt = (paid.count if paid else 0) - (recovered.count if recovered else 0)
-    movements = period_movements(journey.workspace, filters)
-    rates = StoredRates()
-    top = headline(
-        journey.workspace,
+    recovery, movements, top = cached_by_counts(
+        "board-revenue",
+        journey,
         filters,
-        rates=rates,
-        failed_invoices=recovery.total.invoices,
-        first_attempt_payments=max(first_attempt, 0),
-        movements=movements,
+        _all_counts(totals),
+        lambda: _revenue_figures(journey, filters, totals, currencies),
     )
+    rates = StoredRates()
     refunds = totals.get(K.REFUND)
     return Board(
         journey=journey,

@@ -72,12 +72,14 @@ NET_LOSS_TTL = 600
 FINGERPRINT_KINDS = (K.PAYMENT_FAILED, K.PAYMENT_RECOVERED, K.DISPUTE_CLOSED)
 
 
-def cached_by_counts(name: str, journey: Journey, filters: SignalFilter, fingerprint, compute):
-    """compute(), cached under the period, filters and `fingerprint` (rollup counts)."""
+def cached_by_counts(name: str, owner, filters: SignalFilter, fingerprint, compute):
+    """compute(), cached under its owner (a journey, a step), the period, the filters and
+    `fingerprint` (rollup counts that change when the figure does)."""
     key = repr(
         (
             name,
-            journey.pk,
+            type(owner).__name__,
+            str(owner.uuid),  # not the pk: ids are reused after a rolled-back transaction
             filters.period.start,
             filters.period.end,
             filters.livemode,

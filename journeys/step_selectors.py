@@ -14,6 +14,7 @@ from journeys.board_selectors import (
     kind_sort_key,
     period_totals,
 )
+from journeys.losses import cached_by_counts
 from journeys.models import SignalPlacement, Step
 
 K = SignalKind
@@ -94,7 +95,19 @@ def step_stats(*, step: Step, filters: RollupFilter) -> StepStats:
     completed, abandoned = count(K.CHECKOUT_COMPLETED), count(K.CHECKOUT_ABANDONED)
     recovery = None
     if totals.get(K.PAYMENT_FAILED) or totals.get(K.PAYMENT_RECOVERED):
-        recovery = _recovery(step, filters, currencies)
+        # The step's invoices are found through its placements: cached under its counts.
+        fingerprint = tuple(
+            (k, t.count, sorted(t.amounts.items()))
+            for k, t in sorted(totals.items())
+            if k in (K.PAYMENT_FAILED, K.PAYMENT_RECOVERED)
+        )
+        recovery = cached_by_counts(
+            "step-recovery",
+            step,
+            filters,
+            fingerprint,
+            lambda: _recovery(step, filters, currencies),
+        )
     return StepStats(
         kinds=sorted(totals.values(), key=kind_sort_key),
         currencies=currencies,
