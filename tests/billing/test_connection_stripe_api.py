@@ -16,7 +16,9 @@ def fake_stripe(settings):
 def test_account_retrieve_returns_id_name_and_no_guessed_livemode(fake_stripe):
     fake_stripe.add_key(RK_TEST, account_id="acct_1AcmeTest", account_name="Acme SaaS")
     account = stripe_api.account_retrieve(api_key=RK_TEST)
-    assert account == stripe_api.AccountInfo(id="acct_1AcmeTest", name="Acme SaaS", livemode=None)
+    assert account == stripe_api.AccountInfo(
+        id="acct_1AcmeTest", name="Acme SaaS", livemode=None, default_currency="usd"
+    )
     request = fake_stripe.requests_to("/v1/account")[0]
     assert request.api_key == RK_TEST
 
