@@ -163,10 +163,13 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Custory <noreply@custory.local>")
 
-# allauth counts failed logins in the cache: with REDIS_URL the count is shared by every web
-# process and host; the per-process memory cache is only right for one machine.
+# allauth counts failed logins in the default cache, so it must be one every web process and host
+# shares: Redis when REDIS_URL is set (below), else the database (table made by a migration).
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "custory_cache",
+    },
 }
 
 # Secure by default; SECURE_SSL_REDIRECT can be turned off behind a TLS-terminating proxy.
