@@ -52,6 +52,9 @@ class StripeConnection(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Webhook events refused for a livemode not the connection's (shown on the event log).
+    livemode_refused = models.PositiveIntegerField(default=0)
+    livemode_refused_at = models.DateTimeField(null=True, blank=True)
 
     objects = StripeConnectionQuerySet.as_manager()
 

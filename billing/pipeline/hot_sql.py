@@ -16,7 +16,7 @@ from billing.models import EventDrainState, StripeConnection, StripeEvent, Webho
 
 @cache
 def endpoint_sql() -> str:
-    """A webhook endpoint's connection, workspace, status and signing secrets, in one query."""
+    """An endpoint's connection, workspace, status, mode and signing secrets, in one query."""
     quote = connection.ops.quote_name
     c_meta, s_meta = StripeConnection._meta, WebhookSecret._meta
 
@@ -24,7 +24,7 @@ def endpoint_sql() -> str:
         return quote(meta.get_field(name).column)
 
     conn, secret = quote(c_meta.db_table), quote(s_meta.db_table)
-    return f"SELECT {conn}.{quote(c_meta.pk.column)}, {conn}.{col(c_meta, 'workspace')}, {conn}.{col(c_meta, 'status')}, {secret}.{col(s_meta, 'secret_encrypted')}, {secret}.{col(s_meta, 'retired_at')} FROM {conn} LEFT OUTER JOIN {secret} ON {secret}.{col(s_meta, 'connection')} = {conn}.{quote(c_meta.pk.column)} WHERE {conn}.{col(c_meta, 'uuid')} = %s"  # noqa: E501, S608
+    return f"SELECT {conn}.{quote(c_meta.pk.column)}, {conn}.{col(c_meta, 'workspace')}, {conn}.{col(c_meta, 'status')}, {conn}.{col(c_meta, 'livemode')}, {secret}.{col(s_meta, 'secret_encrypted')}, {secret}.{col(s_meta, 'retired_at')} FROM {conn} LEFT OUTER JOIN {secret} ON {secret}.{col(s_meta, 'connection')} = {conn}.{quote(c_meta.pk.column)} WHERE {conn}.{col(c_meta, 'uuid')} = %s"  # noqa: E501, S608
 
 
 _INSERT_FIELDS = (
