@@ -210,6 +210,10 @@ def invitation_accept(request: HttpRequest, token) -> HttpResponse:
     if request.user.email.lower() != invitation.email.lower():
         context["mismatch"] = True
         return render(request, "custory/invitation.html", context, status=403)
+    if not services.email_is_verified(user=request.user, email=invitation.email):
+        # Holding the link is not proof of the address: it may have been forwarded.
+        context["unverified"] = True
+        return render(request, "custory/invitation.html", context, status=403)
 
     if request.method == "POST":
         try:
