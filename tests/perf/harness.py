@@ -148,6 +148,8 @@ def make_events(count: int, *, seed: int = 7, target_bytes: int = 3000) -> list[
         payload = dict(rng.choice(templates))
         payload["id"] = f"evt_bench{uuid.UUID(int=rng.getrandbits(128)).hex[:20]}"
         payload["created"] = now
+        # The bench connection is in test mode, and events of the other mode are refused.
+        payload["livemode"] = False
         body = json.dumps(payload, separators=(",", ":"))
         if len(body) < target_bytes:
             payload["request"] = {"id": None, "idempotency_key": "x" * (target_bytes - len(body))}
