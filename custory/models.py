@@ -201,10 +201,7 @@ class Invitation(models.Model):
 
 
 class AuditPurge(models.Model):
-    """A workspace being deleted: the audit table's trigger lets its rows go, in that transaction.
-
-    Rows are written and removed only by custory.services.workspace_delete.
-    """
+    """A workspace being deleted by workspace_delete: the audit trigger lets its rows go."""
 
     workspace_id = models.BigIntegerField(unique=True)
 
@@ -218,10 +215,7 @@ class AuditEventQuerySet(models.QuerySet):
 
 
 class AuditEvent(models.Model):
-    """Who did what, when, to what: written by every service that changes something.
-
-    Append-only in the database: triggers refuse UPDATE and DELETE (migration 0006).
-    """
+    """Who did what, when, to what; append-only (database triggers, migration 0006)."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="audit_events")
     actor = models.ForeignKey(
