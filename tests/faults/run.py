@@ -118,8 +118,9 @@ class Chaos:
     """Kills web workers and the qcluster at random moments; restarts PostgreSQL once, timing
     the real outage with a probe (down from the first refused connection to the first good one)."""
 
-    def __init__(self, env, server, rng, pg_after: float):
+    def __init__(self, env, server, rng, pg_after: float, poke=None):
         self.env, self.server, self.rng, self.pg_after = env, server, rng, pg_after
+        self.poke = poke  # posts one more event: the webhook is tried while the database is down
         self.cluster = harness.start_qcluster(env)
         self.stop = threading.Event()
         self.counts = {"web_kills": 0, "qcluster_kills": 0, "pg_restarts": 0}
@@ -162,6 +163,8 @@ class Chaos:
             elif up and down is not None:
                 self.outage = (down, time.monotonic())
                 break
+            if down is not None and self.poke:
+                self.poke()
             time.sleep(0.05)
         restart.join(timeout=120)
         self.counts["pg_restarts"] += 1
@@ -174,11 +177,41 @@ class Chaos:
                 thread.join(timeout=150)
 
 
-def post_until_acked(port: int, path: str, bodies: list[bytes], concurrency: int = 4):
+class Poker:
+    """While the database is down: POST fresh events one at a time, logging each answer."""
+
+    def __init__(self, port: int, path: str, bodies: list[bytes], acked: list, log: list):
+        self.port, self.path, self.bodies, self.acked, self.log = port, path, bodies, acked, log
+
+    def __call__(self):
+        import http.client
+
+        if not self.bodies:
+            return
+        body = self.bodies.pop()
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        headers = {"Content-Type": "application/json", "Stripe-Signature": harness.sign(body)}
+        try:
+            conn.request("POST", self.path, body=body, headers=headers)
+            status = conn.getresponse().status
+        except (OSError, http.client.HTTPException):
+            status = 0
+        finally:
+            conn.close()
+        self.log.append((time.monotonic(), status))
+        if 200 <= status < 300:
+            self.acked.append(json.loads(body)["id"])
+
+
+def post_until_acked(
+    port: int, path: str, bodies: list[bytes], concurrency: int = 4, log=None, acked=None
+):
     """POST each body until a 2xx (for up to 45 s); every attempt is logged with its time."""
     import http.client
 
-    log, acked, lock = [], [], threading.Lock()
+    log = [] if log is None else log
+    acked = [] if acked is None else acked
+    lock = threading.Lock()
     queue = list(reversed(bodies))
 
     def worker():
@@ -244,16 +277,19 @@ def verify(env, workspace: int, acked_file: Path, cluster_of, deadline_s: float 
 def one_run(env: dict, rng: random.Random, events: int, tmp: Path) -> dict:
     slug = f"faults-{rng.getrandbits(40):x}"
     ids = harness.django_eval(env, RUN_SETUP % {"slug": slug, "secret": harness.SECRET})
-    distinct = harness.make_events(events, seed=rng.randrange(10**9))
+    distinct = harness.make_events(events + 40, seed=rng.randrange(10**9))
+    distinct, extra = distinct[:events], distinct[events:]
     bodies = distinct + rng.sample(distinct, max(events // 10, 1))
     rng.shuffle(bodies)
     port = harness.free_port()
     server = harness.start_gunicorn(env, port, workers=2)
     started = time.monotonic()
-    chaos = Chaos(env, server, rng, pg_after=rng.uniform(1.5, 3.0))
+    path, acked, log = f"/hooks/stripe/{ids['uuid']}/", [], []
+    poke = Poker(port, path, extra, acked, log)
+    chaos = Chaos(env, server, rng, pg_after=rng.uniform(1.5, 3.0), poke=poke)
     try:
         chaos.start()
-        acked, log = post_until_acked(port, f"/hooks/stripe/{ids['uuid']}/", bodies)
+        post_until_acked(port, path, bodies, log=log, acked=acked)
         posted_at = time.monotonic()
         while chaos.outage is None and chaos.threads[1].is_alive():
             time.sleep(0.2)
@@ -276,7 +312,7 @@ def one_run(env: dict, rng: random.Random, events: int, tmp: Path) -> dict:
     begin, end = chaos.outage or (0, 0)
     during = [status for at, status in log if begin <= at <= end]
     return {
-        "posted": len(set(distinct)),
+        "posted": len(set(distinct)) + 40 - len(extra),
         "acked": len(set(acked)),
         **facts,
         "exactly_once": facts["lost"] == 0
