@@ -205,6 +205,14 @@ CUSTORY_OUTBOUND_TIMEOUT_SECONDS = 10
 # The event types endpoints can subscribe to: core resolves this name, it imports no domain app.
 CUSTORY_OUTBOUND_EVENT_TYPES = "tasks.outbound_events.event_type_choices"
 
+# Plain WSGI handlers in front of Django (custory.fast_routes): the Stripe webhook's ack skips
+# the middleware and URL resolving on PostgreSQL. An empty value turns the fast path off.
+CUSTORY_WSGI_FAST_ROUTES = (
+    {"/hooks/stripe/": "billing.pipeline.webhook_fast.stripe_webhook_app"}
+    if env_bool("CUSTORY_WEBHOOK_FAST_PATH", default=True)
+    else {}
+)
+
 # Ingestion: events claimed per batch, and how long a claim lasts before the sweep takes it back.
 CUSTORY_EVENT_BATCH_SIZE = env_int("CUSTORY_EVENT_BATCH_SIZE", 100)
 CUSTORY_EVENT_LEASE_SECONDS = env_int("CUSTORY_EVENT_LEASE_SECONDS", 300)

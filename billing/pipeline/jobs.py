@@ -68,6 +68,12 @@ def _enqueue(func: str, *args) -> None:
         transaction.on_commit(lambda: async_task(func, *args, task_name=name))
 
 
+def drain_job_enqueue() -> None:
+    """Enqueue a drain job now, for a caller that flipped the drain flag itself and committed
+    (the webhook fast path, billing.pipeline.webhook_fast)."""
+    _enqueue(DRAIN_JOB)
+
+
 def drain_request(*, force: bool = False) -> bool:
     """Make sure a drain job will run after the current transaction; True if one was enqueued.
 
