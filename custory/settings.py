@@ -215,6 +215,8 @@ CUSTORY_WSGI_FAST_ROUTES = (
 
 # Ingestion: events claimed per batch, and how long a claim lasts before the sweep takes it back.
 CUSTORY_EVENT_BATCH_SIZE = env_int("CUSTORY_EVENT_BATCH_SIZE", 100)
+# Events applied in one transaction (one commit); a failure replays the group event by event.
+CUSTORY_EVENT_GROUP_SIZE = env_int("CUSTORY_EVENT_GROUP_SIZE", 50)
 CUSTORY_EVENT_LEASE_SECONDS = env_int("CUSTORY_EVENT_LEASE_SECONDS", 300)
 
 # Django-Q2: the ORM broker on the same database by default, Redis when REDIS_URL is set.
