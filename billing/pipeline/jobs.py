@@ -14,7 +14,7 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -185,7 +185,10 @@ def _group_apply(ids: list[int]) -> bool:
     """Apply a group in one transaction; False (and nothing kept) if any event failed."""
     try:
         with transaction.atomic():
-            events = _claimed(ids)
+            # By customer, then in Stripe order: each customer's events stay in order, and every
+            # worker locks customers in one order, so two groups wait for, not deadlock with,
+            # each other.
+            events = sorted(_claimed(ids), key=lambda event: (_customer_key(event), event.created))
             with deferred_writes():  # the group's rollup increments, summed, at the end
                 for event in events:
                     event_apply(event=event)
@@ -196,21 +199,44 @@ def _group_apply(ids: list[int]) -> bool:
     return True
 
 
+def _customer_key(event: StripeEvent) -> str:
+    """The Stripe customer an event is about, from its payload (cheap: no normalizing)."""
+    data = event.payload.get("data") if isinstance(event.payload, dict) else None
+    obj = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(obj, dict):
+        return ""
+    if obj.get("object") == "customer":
+        return str(obj.get("id") or "")
+    customer = obj.get("customer")
+    if isinstance(customer, dict):
+        customer = customer.get("id")
+    return customer if isinstance(customer, str) else ""
+
+
 def _each_apply(ids: list[int]) -> tuple[int, int]:
     """One transaction per event: row locks held for one event only, failures isolated."""
     done = failed = 0
     for event in _claimed(ids):
         try:
-            with transaction.atomic():
-                with deferred_writes():
-                    event_apply(event=event)
-                _processed_mark([event.pk])
+            try:
+                _one_apply(event)
+            except OperationalError as error:
+                if getattr(error.__cause__, "sqlstate", None) not in ("40P01", "40001"):
+                    raise
+                _one_apply(event)  # a deadlock or serialization failure: once more, now
         except Exception as error:
             failed += 1
             _failure_record(event, error)
         else:
             done += 1
     return done, failed
+
+
+def _one_apply(event: StripeEvent) -> None:
+    with transaction.atomic():
+        with deferred_writes():
+            event_apply(event=event)
+        _processed_mark([event.pk])
 
 
 def _failure_record(event: StripeEvent, error: Exception) -> None:
