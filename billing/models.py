@@ -270,6 +270,8 @@ class RevenueSignal(models.Model):
     # The Stripe object the signal is about (in_…, ch_…, cs_…, sub_…), for dashboard links.
     object_id = models.CharField(max_length=255, blank=True)
     details = models.JSONField(default=dict, blank=True)
+    # The underlying fact (billing.normalize.fact_keys): one signal per fact, however it came.
+    fact_key = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = RevenueSignalQuerySet.as_manager()
@@ -280,6 +282,12 @@ class RevenueSignal(models.Model):
             # Reprocessing an event derives the same signals, which this makes a no-op.
             models.UniqueConstraint(
                 fields=["event", "kind"], name="billing_signal_unique_per_event"
+            ),
+            # A webhook, the events import and a rebuild from objects of one fact: one signal.
+            models.UniqueConstraint(
+                fields=["workspace", "fact_key"],
+                condition=~models.Q(fact_key=""),
+                name="billing_signal_unique_fact",
             ),
             models.CheckConstraint(
                 condition=models.Q(kind__in=SignalKind.values), name="billing_signal_kind_valid"
