@@ -2,7 +2,6 @@
 and as the objects Stripe's list endpoints give today (each object's latest state)."""
 
 import copy
-from datetime import UTC, datetime
 
 from billing.models import Customer, EventSource, RevenueSignal, StripeEvent, Subscription
 from billing.pipeline.demo.life import demo_events
@@ -18,10 +17,9 @@ PATHS = {
     "dispute": "/v1/disputes",
     "checkout.session": "/v1/checkout/sessions",
 }
-END = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-def generated_history(*, seed: int = 11, customers: int = 25, months: int = 24, end=END):
+def generated_history(*, seed: int = 12, customers: int = 12, months: int = 24, end=None):
     """(events oldest first, {path: [objects]}) of one generated account."""
     events = demo_events(seed=seed, customers=customers, months=months, end=end)
     latest: dict[str, tuple[str, dict]] = {}
