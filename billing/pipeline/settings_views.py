@@ -6,6 +6,7 @@ errors (400).
 """
 
 from collections.abc import Callable
+from datetime import UTC, datetime, time
 from functools import wraps
 
 from django.contrib import messages
@@ -21,7 +22,14 @@ from django.views.decorators.vary import vary_on_headers
 from billing.event_types import PROCESSED_EVENT_TYPES
 from billing.models import HistoryImport, StripeConnection, WebhookSecret
 from billing.pipeline import connections
-from billing.pipeline.forms import ConnectForm, KeyReplaceForm, RevokeForm, SecretAddForm
+from billing.pipeline.forms import (
+    ConnectForm,
+    ImportForm,
+    KeyReplaceForm,
+    RevokeForm,
+    SecretAddForm,
+)
+from billing.pipeline.history.rebuild import APPROXIMATE
 from custory import crypto
 from custory.access import get_object_for_member, workspace_view
 from custory.models import Role
@@ -133,6 +141,8 @@ def _render_detail(
         "secret_form": forms.get("secret_form") or SecretAddForm(),
         "key_form": forms.get("key_form") or KeyReplaceForm(),
         "latest_import": connection.imports.first(),
+        "import_form": ImportForm(),
+        "approximate": APPROXIMATE,
     }
     template = "billing/stripe_connection.html"
     if request.htmx and forms.get("fragment"):
@@ -262,11 +272,33 @@ def history_import(request: HttpRequest, connection) -> HttpResponse:
     connection = _connection(request, connection)
     if request.method == "GET":
         return _render_detail(request, connection, fragment="import_panel")
+    form = ImportForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, connection, ValidationError("Give the date as YYYY-MM-DD."))
+    day = form.cleaned_data["since"]
+    since = datetime.combine(day, time.min, tzinfo=UTC) if day else None
     try:
-        connections.history_import_start(connection=connection, actor=request.user)
+        connections.history_import_start(connection=connection, actor=request.user, since=since)
     except ValidationError as error:
         return _refused(request, connection, error, "import")
-    messages.success(request, "Importing the last 30 days of events; progress shows below.")
+    messages.success(request, "Importing the history from Stripe; progress shows below.")
+    return _back(request, connection, "import")
+
+
+@workspace_view(role=Role.ADMIN)
+@connection_action
+def history_import_resume(request: HttpRequest, connection: StripeConnection) -> HttpResponse:
+    latest = HistoryImport.objects.filter(connection=connection).first()
+    try:
+        resumed = latest is not None and connections.history_import_resume(
+            history_import=latest, actor=request.user
+        )
+    except ValidationError as error:
+        return _refused(request, connection, error, "import")
+    if resumed:
+        messages.success(request, "The import continues where it stopped.")
+    else:
+        messages.error(request, "There is no stopped import to resume.")
     return _back(request, connection, "import")
 
 

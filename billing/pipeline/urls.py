@@ -39,6 +39,11 @@ connection_urlpatterns = [
         name="history_import",
     ),
     path(
+        "settings/stripe/<uuid:connection>/import/resume/",
+        settings_views.history_import_resume,
+        name="history_import_resume",
+    ),
+    path(
         "settings/stripe/<uuid:connection>/import/cancel/",
         settings_views.history_import_cancel,
         name="history_import_cancel",

@@ -92,9 +92,7 @@ def _start(history_import: HistoryImport, owner: str) -> Run | None:
         api_key = api_key_for(connection) if connection.status == ConnectionStatus.ACTIVE else ""
     except crypto.InvalidToken:
         api_key = ""
-    rate = getattr(settings, "CUSTORY_IMPORT_RATE", None) or client.default_rate(
-        connection.livemode
-    )
+    rate = settings.CUSTORY_IMPORT_RATE or client.default_rate(connection.livemode)
     run = Run(
         import_id=history_import.pk,
         owner=owner,
