@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Max, Prefetch
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
@@ -29,7 +30,9 @@ from billing.pipeline.forms import (
     RevokeForm,
     SecretAddForm,
 )
+from billing.pipeline.history import health, reconcile
 from billing.pipeline.history.rebuild import APPROXIMATE
+from billing.pipeline.stripe_api import StripeAPIError
 from custory import crypto
 from custory.access import get_object_for_member, workspace_view
 from custory.models import Role
@@ -339,3 +342,47 @@ def connection_revoke(request: HttpRequest, connection) -> HttpResponse:
     status = 400 if request.method == "POST" else 200
     context = {"connection": connection, "form": form, "nav": "settings"}
     return render(request, "billing/stripe_revoke.html", context, status=status)
+
+
+@workspace_view(role=Role.MEMBER)
+@require_http_methods(["GET", "POST"])
+def sync_health(request: HttpRequest, connection) -> HttpResponse:
+    """GET: what we hold; POST: also check it against Stripe (reconciliation and gaps)."""
+    connection = _connection(request, connection)
+    context = {
+        "connection": connection,
+        "health": health.sync_health(connection=connection),
+        "can_fetch": request.membership.role == Role.ADMIN,
+    }
+    if request.method == "POST":
+        try:
+            context["result"] = reconcile.reconcile(connection=connection)
+        except StripeAPIError as error:
+            messages.error(request, error.message)
+    return render(request, "billing/sync_health.html", context)
+
+
+@workspace_view(role=Role.ADMIN)
+@connection_action
+def gaps_fetch(request: HttpRequest, connection: StripeConnection) -> HttpResponse:
+    try:
+        fetched = reconcile.gaps_fetch(connection=connection)
+    except StripeAPIError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Fetched {fetched} missing event{pluralize(fetched)}.")
+    url = reverse("billing:sync_health", args=[request.workspace.slug, connection.uuid])
+    return redirect(url)
+
+
+@workspace_view(role=Role.MEMBER)
+def sync_health_index(request: HttpRequest) -> HttpResponse:
+    """The sync health of the workspace's connections (straight to it when there is one)."""
+    connection_list = list(
+        StripeConnection.objects.for_workspace(request.workspace).order_by("status", "label")
+    )
+    if len(connection_list) == 1:
+        return redirect(
+            "billing:sync_health", slug=request.workspace.slug, connection=connection_list[0].uuid
+        )
+    return render(request, "billing/sync_health_index.html", {"connections": connection_list})
