@@ -70,6 +70,14 @@ class HistoryImport(models.Model):
         return self.status in {ImportStatus.QUEUED, ImportStatus.RUNNING}
 
     @property
+    def is_stalled(self) -> bool:
+        """Running, but its runner has not shown life for a lease: it died (resume it)."""
+        if self.status != ImportStatus.RUNNING or self.heartbeat_at is None:
+            return False
+        lease = timedelta(seconds=settings.CUSTORY_IMPORT_LEASE_SECONDS)
+        return self.heartbeat_at < timezone.now() - lease
+
+    @property
     def objects_read(self) -> int:
         return sum(v for v in self.counts.values() if isinstance(v, int))
 

@@ -1,8 +1,11 @@
 """The Stripe settings pages, as an admin uses them, and as nobody else can."""
 
+from datetime import timedelta
+
 import pytest
 from cryptography.fernet import Fernet
 from django.urls import reverse
+from django.utils import timezone
 
 from billing.event_types import PROCESSED_EVENT_TYPES
 from billing.models import (
@@ -419,3 +422,27 @@ def test_the_connection_page_costs_a_fixed_number_of_queries(
         response = client.get(_url("connection_detail", connection))
     assert response.status_code == 200
     assert "whsec_…WxYz" in response.content.decode()
+
+
+def test_a_stalled_import_is_offered_to_resume_and_continues(
+    client_for, workspace, admin, fake_stripe, django_capture_on_commit_callbacks
+):
+    fake_stripe.add_key(RK_TEST)
+    connection = connections.connection_create(
+        workspace=workspace, actor=admin, webhook_secret=WHSEC_OLD, api_key=RK_TEST
+    )
+    HistoryImport.objects.create(
+        workspace=workspace,
+        connection=connection,
+        status=ImportStatus.RUNNING,
+        owner="elsewhere:1:dead",
+        heartbeat_at=timezone.now() - timedelta(hours=1),
+    )
+    client = client_for(admin)
+    assert (
+        "the process running it stopped"
+        in client.get(_url("connection_detail", connection)).content.decode()
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(_url("history_import_resume", connection))
+    assert HistoryImport.objects.get().status == ImportStatus.DONE

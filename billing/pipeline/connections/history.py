@@ -1,9 +1,11 @@
 """Starting and canceling a history import of a connection."""
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -73,15 +75,21 @@ def history_import_start(
 
 
 def history_import_resume(*, history_import: HistoryImport, actor, enqueue: bool = True) -> bool:
-    """Queue a canceled or failed import again: it continues from its cursors. False if it
-    was not stopped (done, or running)."""
+    """Queue a canceled, failed or stalled import again: it continues from its cursors. False
+    if it was not stopped (done, or running)."""
     require_active(history_import.connection)
     try:
         with transaction.atomic():
             locked_active(history_import.connection)
-            resumed = HistoryImport.objects.filter(
-                pk=history_import.pk, status__in=[ImportStatus.CANCELED, ImportStatus.FAILED]
-            ).update(status=ImportStatus.QUEUED, finished_at=None, last_error="", owner="")
+            stale = timezone.now() - timedelta(seconds=settings.CUSTORY_IMPORT_LEASE_SECONDS)
+            stopped = Q(status__in=[ImportStatus.CANCELED, ImportStatus.FAILED])
+            # A runner killed without a word (a job timed out, a host restarted) stalls it.
+            stalled = Q(status=ImportStatus.RUNNING, heartbeat_at__lt=stale)
+            resumed = (
+                HistoryImport.objects.filter(stopped | stalled, pk=history_import.pk)
+                .exclude(status=ImportStatus.QUEUED)
+                .update(status=ImportStatus.QUEUED, finished_at=None, last_error="", owner="")
+            )
             if resumed:
                 audit_record(
                     workspace=history_import.workspace,

@@ -21,11 +21,11 @@ class Listing:
 
 
 LISTINGS: tuple[Listing, ...] = (
-    Listing("products", "/v1/products", "Products: Read", 1),
+    Listing("products", "/v1/products", "Prices and Products: Read", 1),
     Listing("customers", "/v1/customers", "Customers: Read", 1),
     Listing("invoices", "/v1/invoices", "Invoices: Read", 1),
-    Listing("charges", "/v1/charges", "Charges: Read", 1),
-    Listing("refunds", "/v1/refunds", "Refunds: Read", 1, {"expand": ["data.charge"]}),
+    Listing("charges", "/v1/charges", "Charges and Refunds: Read", 1),
+    Listing("refunds", "/v1/refunds", "Charges and Refunds: Read", 1, {"expand": ["data.charge"]}),
     Listing("disputes", "/v1/disputes", "Disputes: Read", 1),
     Listing("checkout_sessions", "/v1/checkout/sessions", "Checkout Sessions: Read", 1),
     # After invoices: a subscription's plan changes are dated by its invoices' plans.
@@ -33,7 +33,7 @@ LISTINGS: tuple[Listing, ...] = (
     # Last: the events Stripe still keeps refine what objects gave.
     Listing("events", "/v1/events", "Events: Read", 3),
 )
-PRICES = Listing("prices", "/v1/prices", "Prices: Read", 0)
+PRICES = Listing("prices", "/v1/prices", "Prices and Products: Read", 0)
 WAVES = sorted({listing.wave for listing in LISTINGS})
 
 
