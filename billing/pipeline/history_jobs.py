@@ -1,6 +1,8 @@
 """The Django-Q job of a history import: run it for a while, then hand over to a fresh job."""
 
 from django.conf import settings
+from django_q.conf import Conf
+from django_q.tasks import async_task
 
 from billing.models import ImportStatus
 from billing.pipeline.connections import IMPORT_JOB
@@ -15,10 +17,9 @@ def history_import_run(import_id: int) -> str:
     owner = new_owner()
     if not import_claim(import_id=import_id, owner=owner):
         return "not claimed"
-    seconds = getattr(settings, "CUSTORY_IMPORT_JOB_SECONDS", 120)
+    # Hand over well before Django-Q's timeout kills the worker mid-page.
+    seconds = min(getattr(settings, "CUSTORY_IMPORT_JOB_SECONDS", 60), (Conf.TIMEOUT or 120) / 2)
     outcome = import_run(import_id=import_id, owner=owner, seconds=seconds)
     if outcome == HANDOVER:
-        from django_q.tasks import async_task
-
         async_task(JOB, import_id, task_name=f"history-import-{import_id}")
     return str(outcome or ImportStatus.DONE)
