@@ -1,8 +1,10 @@
 """One signal per underlying fact, whether by webhook, by import, or rebuilt from objects."""
 
 import copy
+import importlib
 
 import pytest
+from django.apps import apps as django_apps
 
 from billing.models import EventSource, RevenueSignal, StripeEvent
 from billing.normalize.common import SignalFact
@@ -10,6 +12,9 @@ from billing.normalize.fact_keys import fact_key
 from billing.pipeline.ingest import events_store
 from tests.billing.apply_support import load, stored_events_process
 from tests.billing.pipeline_helpers import connection_with_secret
+from tests.factories import RevenueSignalFactory
+
+backfill_module = importlib.import_module("billing.migrations.0011_signal_fact_key_backfill")
 
 
 def _rebuilt(payload: dict) -> dict:
@@ -87,3 +92,18 @@ def test_two_failed_attempts_of_one_invoice_stay_two_signals(workspace):
     for payload in (first, second):
         _store(connection, payload, EventSource.WEBHOOK)
     assert RevenueSignal.objects.filter(kind="payment_failed").count() == 2
+
+
+@pytest.mark.django_db
+def test_signals_stored_before_fact_keys_get_theirs_once(workspace):
+    details = {"invoice_id": "in_1", "attempt_count": 1}
+    first = RevenueSignalFactory(workspace=workspace, object_id="in_1", details=details)
+    again = RevenueSignalFactory(workspace=workspace, object_id="in_1", details=details)
+    other = RevenueSignalFactory(workspace=workspace, kind="refund", details={"refund_id": "re_9"})
+
+    backfill_module.backfill(django_apps, None)
+
+    keys = dict(RevenueSignal.objects.values_list("pk", "fact_key"))
+    assert keys[first.pk] == "payment_failed:in_1:1"
+    assert keys[again.pk] == ""  # the same fact held twice keeps one key
+    assert keys[other.pk] == "refund:re_9"
