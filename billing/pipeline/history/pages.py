@@ -186,10 +186,12 @@ def events_apply(run: Run, ids: list[int]) -> None:
         )
     if not claimed:
         return
+    started = timezone.now()
     done, failed = _batch_apply(claimed), 0
     if done is None:
         done, failed = events_process(ids=claimed)
-    made = RevenueSignal.objects.filter(event_id__in=claimed).count()
+    # New signals only: a real event refining a rebuilt signal takes it over, it makes none.
+    made = RevenueSignal.objects.filter(event_id__in=claimed, created_at__gte=started).count()
     HistoryImport.objects.filter(pk=run.import_id).update(
         signals_made=F("signals_made") + made,
         errors=F("errors") + failed,
