@@ -22,3 +22,5 @@ ACCOUNT_RATE_LIMITS = {}
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Jobs run inline in tests unless a test starts a real cluster.
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}  # noqa: F405
+# The fake Stripe API has no rate limit; tests of the budget set their own.
+CUSTORY_IMPORT_RATE = 100000

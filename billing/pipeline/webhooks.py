@@ -3,14 +3,16 @@
 Answers: 200 stored (or already stored), 400 with a one-line reason, 404 unknown endpoint,
 410 revoked endpoint, 405 not POST, 413 body over STRIPE_WEBHOOK_MAX_BYTES (refused before it
 is read), 503 only when the database is unavailable (Stripe retries); a body that can never be
-stored is a 400, so it is not retried for days. Rejections are logged
-with their reason only: never the body, the signature header or a secret.
+stored is a 400, so it is not retried for days. Rejections are logged with their reason only:
+never the body, the signature header or a secret.
 """
 
 import json
 import logging
 import time
+from collections.abc import Iterable
 from functools import lru_cache
+from typing import TypeVar
 
 import stripe
 from django.conf import settings
@@ -27,6 +29,7 @@ from custory import crypto
 logger = logging.getLogger(__name__)
 
 MAX_EVENT_ID_LENGTH = 255
+K = TypeVar("K")
 
 
 class Rejected(Exception):
@@ -41,7 +44,7 @@ def _plain(message: str, status: int) -> HttpResponse:
 
 
 @lru_cache(maxsize=1024)
-def _decrypted(token: str) -> str | None:
+def secret_decrypted(token: str) -> str | None:
     """A signing secret, decrypted once per process (the token changes when the secret does)."""
     try:
         return crypto.decrypt(token)
@@ -86,6 +89,14 @@ def _body(request: HttpRequest) -> bytes:
 
 def _verify(body: bytes, header: str | None, tokens: list[str]) -> None:
     """Check Stripe-Signature against every active secret (tolerance 300 s); or Rejected."""
+    signature_check(body, header, ((token, secret_decrypted(token)) for token in tokens))
+
+
+def signature_check(body: bytes, header: str | None, secrets: Iterable[tuple[K, str | None]]) -> K:
+    """The key of the first (key, secret) whose secret signed this body; or Rejected.
+
+    Shared by the Django view and the WSGI fast path (webhook_fast), so both answer the same.
+    """
     if not header:
         raise Rejected(400, "Missing Stripe-Signature header.")
     try:
@@ -93,8 +104,7 @@ def _verify(body: bytes, header: str | None, tokens: list[str]) -> None:
     except UnicodeDecodeError:
         raise Rejected(400, "Body is not UTF-8 JSON.") from None
     stale = False
-    for token in tokens:
-        secret = _decrypted(token)
+    for key, secret in secrets:
         if not secret:
             continue
         try:
@@ -109,7 +119,7 @@ def _verify(body: bytes, header: str | None, tokens: list[str]) -> None:
                 raise Rejected(400, "Malformed Stripe-Signature header.") from None
             continue
         _not_in_the_future(header)
-        return
+        return key
     if stale:
         raise Rejected(400, "Signature timestamp is too old (more than 300 s).")
     raise Rejected(400, "Invalid signature.")
@@ -125,7 +135,7 @@ def _not_in_the_future(header: str) -> None:
             return
 
 
-def _event(body: bytes) -> dict:
+def event_parse(body: bytes) -> dict:
     try:
         payload = json.loads(body)
     except ValueError:
@@ -151,7 +161,7 @@ def _event(body: bytes) -> dict:
     return payload
 
 
-def _check_mode(connection_id: int, livemode: bool, payload: dict) -> None:
+def mode_check(connection_id: int, livemode: bool, payload: dict) -> None:
     """An event of the other mode (live on a test connection or back) is refused and counted."""
     sent = payload.get("livemode")
     if isinstance(sent, bool) and sent != livemode:
@@ -171,8 +181,8 @@ def stripe_webhook(request: HttpRequest, endpoint) -> HttpResponse:
         connection_id, workspace_id, livemode, tokens = _endpoint(endpoint)
         body = _body(request)
         _verify(body, request.headers.get("Stripe-Signature"), tokens)
-        payload = _event(body)
-        _check_mode(connection_id, livemode, payload)
+        payload = event_parse(body)
+        mode_check(connection_id, livemode, payload)
         stored = event_receive(
             workspace_id=workspace_id,
             connection_id=connection_id,
@@ -194,10 +204,15 @@ def stripe_webhook(request: HttpRequest, endpoint) -> HttpResponse:
 
 
 def _reject(endpoint, rejected: Rejected) -> HttpResponse:
+    rejection_log(endpoint, rejected)
+    return _plain(rejected.reason, rejected.status)
+
+
+def rejection_log(endpoint, rejected: Rejected) -> None:
+    """One line with the status and reason: never the body, the signature header or a secret."""
     logger.warning(
         "Stripe webhook rejected: %s %s (endpoint %s…)",
         rejected.status,
         rejected.reason,
         str(endpoint)[:8],
     )
-    return _plain(rejected.reason, rejected.status)
