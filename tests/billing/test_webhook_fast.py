@@ -3,6 +3,7 @@ answers as the Django view, one statement per cached request, revoke and retire 
 
 import io
 import json
+import time
 import uuid
 
 import psycopg
@@ -176,9 +177,31 @@ def test_bad_input_is_a_clear_400(app, connection, change, status, reason):
 
 
 @postgres_only
-def test_a_nul_escape_postgresql_cannot_store_is_a_400(app, connection):
-    answer = post(app, connection, event_payload(note="\u0000"))
-    assert (answer["status"], answer["body"]) == (400, b"Body cannot be stored as JSON.\n")
+def test_a_nul_escape_is_stripped_and_the_event_stored(app, connection):
+    payload = event_payload(note="a\u0000b")
+    assert post(app, connection, payload)["status"] == 200
+    assert StripeEvent.objects.get(stripe_id=payload["id"]).payload["note"] == "ab"
+
+
+@postgres_only
+def test_the_fast_path_refuses_the_other_mode_and_counts_it(app, connection):
+    answer = post(app, connection, event_payload(livemode=True))
+    assert (answer["status"], answer["body"]) == (
+        400,
+        b"A live-mode event was sent to this test-mode connection.\n",
+    )
+    connection.refresh_from_db()
+    assert connection.livemode_refused == 1
+
+
+@postgres_only
+def test_the_fast_path_refuses_future_timestamps_and_deep_nesting(app, connection):
+    raw = json.dumps(event_payload()).encode()
+    future = sign_payload(raw, SECRET, int(time.time()) + 330)
+    assert app(connection.webhook_path(), raw, HTTP_STRIPE_SIGNATURE=future)["status"] == 400
+    deep = b'{"id": "evt_deep", "object": "event", "data": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    answer = post(app, connection, deep)
+    assert (answer["status"], answer["body"]) == (400, b"Body is nested too deeply.\n")
 
 
 @postgres_only
