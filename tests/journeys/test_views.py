@@ -281,7 +281,7 @@ def test_the_preview_waits_for_valid_input(client_for, member, journey):
         .post(url("rule_preview", journey.uuid), {"kinds": ["refund"], "amount_min": "x"})
         .content.decode()
     )
-    assert "fix any errors" in body
+    assert "Fix these to see which signals" in body and "Enter a number" in body
 
 
 def test_the_unmapped_lane_groups_by_kind_and_offers_a_prefilled_rule(
