@@ -75,7 +75,31 @@ def sparkline(values, label=""):
 # Series are told apart by dash pattern and marker shape, not by colour alone.
 _PATTERNS = ["", "6 3", "2 3", "8 3 2 3", "1 2", "10 4"]
 _MARKERS = ["circle", "square", "triangle", "diamond", "cross", "bar"]
-_COLORS = ["#b3261e", "#3d4fd6", "#1d7a3a", "#8a5a00", "#6b3fa0", "#1c1e26"]
+K = SignalKind
+# A kind keeps its colour on every chart: money lost in reds, money in and kept in greens, the
+# rest in blues (each at least 4.5:1 on white).
+_KIND_COLORS = {
+    K.PAYMENT_FAILED: "#b3261e",
+    K.REFUND: "#a3470f",
+    K.DISPUTE_OPENED: "#8e1a4f",
+    K.CHECKOUT_ABANDONED: "#8a5a00",
+    K.SUBSCRIPTION_CANCELED: "#9c2b5e",
+    K.CANCELLATION_SCHEDULED: "#7a4b00",
+    K.PLAN_DOWNGRADED: "#8f3b1b",
+    K.PAYMENT_SUCCEEDED: "#1d7a3a",
+    K.PAYMENT_RECOVERED: "#0f6e6e",
+    K.CHECKOUT_COMPLETED: "#2f6b1f",
+    K.TRIAL_CONVERTED: "#1d7a3a",
+    K.PLAN_UPGRADED: "#0f6e6e",
+    K.CANCELLATION_WITHDRAWN: "#2f6b1f",
+    K.SUBSCRIPTION_STARTED: "#3d4fd6",
+}
+_OTHER_COLORS = ["#3d4fd6", "#6b3fa0", "#1c1e26", "#005f8a"]
+
+
+def kind_color(kind: str, index: int = 0) -> str:
+    """The kind's colour, the same on every chart; unknown kinds take the neutral palette."""
+    return _KIND_COLORS.get(kind) or _OTHER_COLORS[index % len(_OTHER_COLORS)]
 
 
 def _marker(shape: str, x: float, y: float, color: str) -> str:
@@ -127,7 +151,7 @@ def kind_chart(series, buckets, unit):
     legend = []
     for i, (kind, values) in enumerate(sorted(series.items(), key=lambda kv: -sum(kv[1]))):
         color, dash, shape = (
-            _COLORS[i % len(_COLORS)],
+            kind_color(kind, i),
             _PATTERNS[i % len(_PATTERNS)],
             _MARKERS[i % len(_MARKERS)],
         )
