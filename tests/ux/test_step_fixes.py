@@ -5,6 +5,7 @@ from datetime import date, timedelta
 
 from billing.models import SignalKind
 from billing.templatetags.billing_tags import kind_chart
+from journeys.services import journey_install_default
 from tests.dashboard_data import default_journey, mixed_history
 
 K = SignalKind
@@ -42,3 +43,9 @@ def test_the_recovery_card_names_the_journey_it_counts_over(client_for, member, 
     html = client_for(member).get(step.get_absolute_url()).content.decode()
     assert "whole journey" not in html
     assert f'Recovery rate <small class="muted">in {journey.name}</small>' in html
+
+
+def test_the_default_journey_has_only_steps_a_stripe_signal_can_reach(workspace):
+    journey = journey_install_default(workspace=workspace)
+    fed = {rule.step.name for rule in journey.mapping_rules.select_related("step")}
+    assert {step.name for step in journey.steps.all()} == fed
