@@ -84,7 +84,7 @@ TEMPLATES = [
                 "custory.context_processors.workspace",
                 "tasks.context_processors.my_open_tasks",
             ],
-            "builtins": ["custory.templatetags.money"],
+            "builtins": ["custory.templatetags.money", "custory.templatetags.formatting"],
         },
     },
 ]

@@ -5,6 +5,7 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
 from billing.models import SignalKind
+from custory.formatting import duration_text
 
 register = template.Library()
 
@@ -27,12 +28,10 @@ def percent(value):
 
 @register.filter
 def duration_hours(hours):
-    """Hours as words: 5.5 → "5.5 h", 50 → "2.1 days"."""
+    """Hours as words: 5.5 → "5 h 30 min", 50 → "2 days 2 h"."""
     if hours is None:
         return "—"
-    if hours < 48:
-        return f"{hours:.1f} h"
-    return f"{hours / 24:.1f} days"
+    return duration_text(hours * 3600)
 
 
 @register.filter
