@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from billing.pipeline.demo import demo_events
 from custory.audit import audit_record
 from custory.formatting import audit_sentence, duration_text, when_text
 from custory.templatetags.money import amounts, amounts_signed, money
@@ -69,3 +70,14 @@ def test_audit_entries_read_as_sentences(client_for, admin, workspace):
     body = client_for(admin).get("/w/acme/settings/audit/").content.decode()
     assert "changed the role of “bob@acme.test”." in body
     assert "Old role: member" in body and "<code>" not in body
+
+
+def test_the_demo_has_no_two_customers_of_the_same_name():
+    from collections import Counter
+
+    names = Counter(
+        e["data"]["object"]["name"]
+        for e in demo_events(seed=7, customers=300, months=6)
+        if e["type"] == "customer.created"
+    )
+    assert names and names.most_common(1)[0][1] == 1
