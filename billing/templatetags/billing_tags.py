@@ -195,3 +195,62 @@ def signal_note(signal) -> str:
 
 def _words_of(code: str) -> str:
     return str(code).replace("_", " ")
+
+
+# Filters shown as removable chips: (parameter, label); kinds get one chip per kind.
+_CHIP_FIELDS = [
+    ("period", "Period"),
+    ("start", "From"),
+    ("end", "To"),
+    ("mode", "Mode"),
+    ("connection", "Connection"),
+    ("customer", "Customer"),
+    ("amount_min", "Amount from"),
+    ("amount_max", "Amount to"),
+    ("decline_code", "Decline code"),
+]
+
+
+def _chip_value(form, name: str, value: str) -> str:
+    field = form.fields.get(name)
+    if name == "connection" and form.is_valid() and form.cleaned_data.get("connection"):
+        return str(form.cleaned_data["connection"])
+    choices = dict(getattr(field, "choices", []) or [])
+    return str(choices.get(value, value))
+
+
+def _default_period(form) -> str:
+    """What the page shows without a period: the form's initial, or 30 days where it must chart."""
+    values = [value for value, _ in form.fields["period"].choices]
+    initial = form.fields["period"].initial
+    return initial if initial in values else "30"
+
+
+@register.filter
+def default_period(form) -> str:
+    return _default_period(form)
+
+
+@register.simple_tag
+def filter_chips(form, query):
+    """The active filters of a filter bar as [(label, query without it)], for removable chips."""
+    query = query.copy()
+    for key in [k for k, values in query.lists() if not any(values)]:
+        query.pop(key)
+    chips = []
+    for value in query.getlist("kind"):
+        rest = query.copy()
+        rest.setlist("kind", [k for k in query.getlist("kind") if k != value])
+        chips.append((f"Kind: {kind_label(value)}", rest.urlencode()))
+    for name, label in _CHIP_FIELDS:
+        value = query.get(name, "")
+        if not value or (name == "period" and value == _default_period(form)):
+            continue
+        rest = query.copy()
+        rest.pop(name)
+        if name == "period":
+            rest.pop("start", None)
+            rest.pop("end", None)
+        rest.pop("page", None)
+        chips.append((f"{label}: {_chip_value(form, name, value)}", rest.urlencode()))
+    return chips
