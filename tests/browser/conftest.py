@@ -6,8 +6,12 @@ Where /usr/bin/chromium is missing the browser tests are skipped with a printed 
 
 import os
 import shutil
+import threading
 
 import pytest
+from django.core.servers.basehttp import ThreadedWSGIServer
+from django.db import connection
+from django.test.testcases import LiveServerThread
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls in fixtures are safe here.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -22,6 +26,39 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+class OneRequestAtATimeServer(ThreadedWSGIServer):
+    """The live server, answering one request at a time when the test database is in-memory SQLite.
+
+    There every request thread shares the test's one sqlite3 connection, and two requests using
+    it at once (a page and its htmx fragment) can deadlock inside SQLite: CI once hung an hour so.
+    """
+
+    request_lock = threading.Lock()
+
+    def set_app(self, application):
+        if not (connection.vendor == "sqlite" and connection.is_in_memory_db()):
+            return super().set_app(application)
+
+        def one_at_a_time(environ, start_response):
+            # A request that waits this long is reported by the test's own timeouts anyway.
+            acquired = self.request_lock.acquire(timeout=30)
+            try:
+                result = application(environ, start_response)
+                try:
+                    return list(result)
+                finally:
+                    if hasattr(result, "close"):
+                        result.close()
+            finally:
+                if acquired:
+                    self.request_lock.release()
+
+        return super().set_app(one_at_a_time)
+
+
+LiveServerThread.server_class = OneRequestAtATimeServer
 
 
 def pytest_collection_modifyitems(config, items):
