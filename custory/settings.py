@@ -209,9 +209,30 @@ CUSTORY_OUTBOUND_TIMEOUT_SECONDS = 10
 # The event types endpoints can subscribe to: core resolves this name, it imports no domain app.
 CUSTORY_OUTBOUND_EVENT_TYPES = "tasks.outbound_events.event_type_choices"
 
+# Plain WSGI handlers in front of Django (custory.fast_routes): the Stripe webhook's ack skips
+# the middleware and URL resolving on PostgreSQL. An empty value turns the fast path off.
+CUSTORY_WSGI_FAST_ROUTES = (
+    {"/hooks/stripe/": "billing.pipeline.webhook_fast.stripe_webhook_app"}
+    if env_bool("CUSTORY_WEBHOOK_FAST_PATH", default=True)
+    else {}
+)
+
 # Ingestion: events claimed per batch, and how long a claim lasts before the sweep takes it back.
 CUSTORY_EVENT_BATCH_SIZE = env_int("CUSTORY_EVENT_BATCH_SIZE", 100)
+# Events applied in one transaction (one commit); a failure replays the group event by event.
+CUSTORY_EVENT_GROUP_SIZE = env_int("CUSTORY_EVENT_GROUP_SIZE", 50)
 CUSTORY_EVENT_LEASE_SECONDS = env_int("CUSTORY_EVENT_LEASE_SECONDS", 300)
+
+# History import from Stripe objects: reads per second (Stripe's documented read limits are
+# 25/s in test mode and 100/s in live mode), parallel listings, and time slices per type.
+# CUSTORY_IMPORT_RATE, when set, overrides both (benchmarks, a raised limit from Stripe).
+CUSTORY_IMPORT_RATE = env_int("CUSTORY_IMPORT_RATE", 0)
+CUSTORY_IMPORT_RATE_TEST = env_int("CUSTORY_IMPORT_RATE_TEST", 25)
+CUSTORY_IMPORT_RATE_LIVE = env_int("CUSTORY_IMPORT_RATE_LIVE", 100)
+CUSTORY_IMPORT_WORKERS = env_int("CUSTORY_IMPORT_WORKERS", 4)
+CUSTORY_IMPORT_SLICES = env_int("CUSTORY_IMPORT_SLICES", 4)
+# A running import whose process stopped beating this long ago may be taken over.
+CUSTORY_IMPORT_LEASE_SECONDS = env_int("CUSTORY_IMPORT_LEASE_SECONDS", 60)
 
 # Django-Q2: the ORM broker on the same database by default, Redis when REDIS_URL is set.
 REDIS_URL = env_str("REDIS_URL")

@@ -19,3 +19,5 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 ACCOUNT_RATE_LIMITS = {}
 # Jobs run inline in tests unless a test starts a real cluster.
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}  # noqa: F405
+# The fake Stripe API has no rate limit; tests of the budget set their own.
+CUSTORY_IMPORT_RATE = 100000

@@ -110,6 +110,26 @@ def events_store(
     return stored
 
 
+def events_insert(*, connection: StripeConnection, payloads: list[dict], source: str) -> None:
+    """Insert the events not stored yet (by constraint), all `pending`, without counting them
+    or waking a drain: the history import applies them itself, page by page."""
+    now = timezone.now()
+    StripeEvent.objects.bulk_create(
+        [
+            _row(
+                workspace_id=connection.workspace_id,
+                connection_id=connection.pk,
+                payload=payload,
+                source=source,
+                now=now,
+                ignore_unprocessed=False,
+            )
+            for payload in payloads
+        ],
+        ignore_conflicts=True,
+    )
+
+
 def event_retry(*, event: StripeEvent, actor) -> bool:
     """Queue one failed event for another try now; False if it is not failed any more."""
     with transaction.atomic():

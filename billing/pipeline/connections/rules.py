@@ -27,7 +27,7 @@ class Permission:
 
 # What a restricted key needs, shown on the settings page (the "sk_ refused" message points there).
 REQUIRED_PERMISSIONS: tuple[Permission, ...] = (
-    Permission("Events", "Read", "import the last 30 days of history"),
+    Permission("Events", "Read", "import the last 30 days of events and find gaps"),
     Permission("Customers", "Read", "know who each signal is about"),
     Permission("Subscriptions", "Read", "see plan changes, trials and cancellations"),
     Permission("Invoices", "Read", "see failed and recovered payments"),
