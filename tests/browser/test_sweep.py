@@ -17,7 +17,12 @@ WIDTHS = (1280, 1440)
 LONG = "Renegotiate" + "X" * 300  # one unbroken 300-character word
 # What a person may open, by the least role that opens it.
 ADMIN_ONLY = ("/settings/stripe/", "/settings/members/", "/settings/audit/", "/settings/webhooks/")
-EDITORS_ONLY = ("/settings/journeys/", "/settings/task-rules/", "/settings/alerts/")
+EDITORS_ONLY = (
+    "/settings/journeys/",
+    "/settings/task-rules/",
+    "/settings/alerts/",
+    "/settings/sync-health/",
+)
 
 RUN_AXE = """async () => {
   const result = await axe.run(document, {resultTypes: ["violations"]});
@@ -68,6 +73,7 @@ def pages(workspace, admin, member, support):
         f"{w}/settings/task-rules/",
         f"{w}/settings/stripe/",
         f"{w}/settings/stripe/events/",
+        f"{w}/settings/sync-health/",
         f"{w}/settings/stripe/events/{event.pk}/" if event else f"{w}/settings/stripe/events/",
         f"{w}/settings/members/",
         f"{w}/settings/audit/",
