@@ -88,7 +88,11 @@ TEMPLATES = [
                 "custory.context_processors.workspace",
                 "tasks.context_processors.my_open_tasks",
             ],
-            "builtins": ["custory.templatetags.money"],
+            "builtins": [
+                "custory.templatetags.money",
+                "custory.templatetags.formatting",
+                "custory.templatetags.icons",
+            ],
         },
     },
 ]

@@ -26,7 +26,7 @@ def events(workspace, admin, member, other_workspace):
 
 
 def _actions(response):
-    return [event.action for event, _ in response.context["rows"]]
+    return [event.action for event, *_ in response.context["rows"]]
 
 
 def test_admins_see_their_workspaces_events_newest_first(client_for, admin, events):
