@@ -11,6 +11,8 @@ class ConnectionStatus(models.TextChoices):
 class EventSource(models.TextChoices):
     WEBHOOK = "webhook", "Webhook"
     IMPORT = "import", "Import"
+    # Made by the history import from Stripe objects: what the event would have said.
+    REBUILT = "rebuilt", "Rebuilt from objects"
 
 
 class EventStatus(models.TextChoices):

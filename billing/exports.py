@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from django.http import StreamingHttpResponse
 
 from custory.money import major_text
+from custory.spreadsheet import csv_row
 
 COLUMNS = [
     "occurred_at",
@@ -64,20 +65,13 @@ def signal_rows(queryset) -> Iterator[list]:
         ]
 
 
-def _safe(cell):
-    # Spreadsheet formula injection: a cell starting with = + - @ is read as text.
-    if isinstance(cell, str) and cell[:1] in ("=", "+", "@") and cell not in ("",):
-        return "'" + cell
-    return cell
-
-
 def signal_csv_response(queryset, filename: str) -> StreamingHttpResponse:
     writer = csv.writer(_Echo())
 
     def lines():
         yield writer.writerow(COLUMNS)
         for row in signal_rows(queryset):
-            yield writer.writerow([_safe(cell) for cell in row])
+            yield writer.writerow(csv_row(row))
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

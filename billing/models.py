@@ -1,7 +1,6 @@
 """Stripe connections, the raw events they deliver, and what we derive from them."""
 
 import uuid
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -53,6 +52,9 @@ class StripeConnection(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Webhook events refused for a livemode not the connection's (shown on the event log).
+    livemode_refused = models.PositiveIntegerField(default=0)
+    livemode_refused_at = models.DateTimeField(null=True, blank=True)
 
     objects = StripeConnectionQuerySet.as_manager()
 
@@ -271,6 +273,8 @@ class RevenueSignal(models.Model):
     # The Stripe object the signal is about (in_…, ch_…, cs_…, sub_…), for dashboard links.
     object_id = models.CharField(max_length=255, blank=True)
     details = models.JSONField(default=dict, blank=True)
+    # The underlying fact (billing.normalize.fact_keys): one signal per fact, however it came.
+    fact_key = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = RevenueSignalQuerySet.as_manager()
@@ -281,6 +285,12 @@ class RevenueSignal(models.Model):
             # Reprocessing an event derives the same signals, which this makes a no-op.
             models.UniqueConstraint(
                 fields=["event", "kind"], name="billing_signal_unique_per_event"
+            ),
+            # A webhook, the events import and a rebuild from objects of one fact: one signal.
+            models.UniqueConstraint(
+                fields=["workspace", "fact_key"],
+                condition=~models.Q(fact_key=""),
+                name="billing_signal_unique_fact",
             ),
             models.CheckConstraint(
                 condition=models.Q(kind__in=SignalKind.values), name="billing_signal_kind_valid"
@@ -346,50 +356,6 @@ class PaymentFailure(models.Model):
         return self.charge_id or self.payment_intent_id
 
 
-class HistoryImport(models.Model):
-    """A background import of past events through the Stripe API, with its progress."""
-
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="imports")
-    connection = models.ForeignKey(
-        StripeConnection, on_delete=models.CASCADE, related_name="imports"
-    )
-    status = models.CharField(
-        max_length=10, choices=ImportStatus.choices, default=ImportStatus.QUEUED
-    )
-    since = models.DateTimeField(null=True, blank=True)
-    events_seen = models.PositiveIntegerField(default=0)
-    events_stored = models.PositiveIntegerField(default=0)
-    cursor = models.CharField(max_length=255, blank=True)
-    last_error = models.TextField(blank=True)
-    started_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        constraints = [
-            # Starting an import while one runs is refused by the database, not a check.
-            models.UniqueConstraint(
-                fields=["connection"],
-                condition=models.Q(status__in=["queued", "running"]),
-                name="billing_import_one_running_per_connection",
-            ),
-        ]
-
-    def __str__(self):
-        return f"Import {self.pk} ({self.status})"
-
-    @property
-    def is_running(self) -> bool:
-        return self.status in {ImportStatus.QUEUED, ImportStatus.RUNNING}
-
-
-# Stripe keeps events for 30 days; the import can reach no further back.
-STRIPE_EVENT_RETENTION = timedelta(days=30)
-
-
 class EventDrainState(models.Model):
     """One row: whether a processing (drain) job has been asked for and not started yet.
 
@@ -441,3 +407,31 @@ class Evidence(models.Model):
 
     def __str__(self):
         return f"{self.source}: {self.title}"
+
+
+# The history import's models live beside these; importing them here registers them with billing.
+from billing.history_models import (  # noqa: E402
+    STRIPE_EVENT_RETENTION,
+    HistoryImport,
+    HistoryPlanPoint,
+)
+
+__all__ = [
+    "STRIPE_EVENT_RETENTION",
+    "ConnectionStatus",
+    "Customer",
+    "EventDrainState",
+    "EventSource",
+    "EventStatus",
+    "Evidence",
+    "HistoryImport",
+    "HistoryPlanPoint",
+    "ImportStatus",
+    "PaymentFailure",
+    "RevenueSignal",
+    "SignalKind",
+    "StripeConnection",
+    "StripeEvent",
+    "Subscription",
+    "WebhookSecret",
+]

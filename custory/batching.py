@@ -28,3 +28,33 @@ def batch_memo(key: Hashable, load: Callable[[], T]) -> T:
     if key not in memo:
         memo[key] = load()
     return memo[key]
+
+
+_deferred: ContextVar[dict | None] = ContextVar("custory_batch_deferred", default=None)
+
+
+@contextmanager
+def deferred_writes() -> Iterator[None]:
+    """Within the block, batch_defer collects commutative writes (rollup increments); they run
+    together when the block ends without an error, inside the caller's transaction, each kind
+    once, so hot rows are locked for moments at the end rather than for the whole block."""
+    token = _deferred.set({})
+    try:
+        yield
+        pending = _deferred.get() or {}
+        _deferred.set(None)  # the flushes write directly
+        for flush, collected in pending.values():
+            if collected:
+                flush(collected)
+    finally:
+        _deferred.reset(token)
+
+
+def batch_defer(kind: str, flush: Callable[[dict], None]) -> dict | None:
+    """The dict collecting `kind` in the current deferred_writes block, or None outside one."""
+    deferred = _deferred.get()
+    if deferred is None:
+        return None
+    if kind not in deferred:
+        deferred[kind] = (flush, {})
+    return deferred[kind][1]

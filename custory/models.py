@@ -200,13 +200,22 @@ class Invitation(models.Model):
         return self.state == InvitationState.PENDING
 
 
+class AuditPurge(models.Model):
+    """A workspace being deleted by workspace_delete: the audit trigger lets its rows go."""
+
+    workspace_id = models.BigIntegerField(unique=True)
+
+    def __str__(self):
+        return f"Audit purge of workspace {self.workspace_id}"
+
+
 class AuditEventQuerySet(models.QuerySet):
     def for_workspace(self, workspace):
         return self.filter(workspace=workspace)
 
 
 class AuditEvent(models.Model):
-    """Who did what, when, to what: written by every service that changes something."""
+    """Who did what, when, to what; append-only (database triggers, migration 0006)."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="audit_events")
     actor = models.ForeignKey(

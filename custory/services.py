@@ -1,5 +1,8 @@
 """Writes to the workspace core: workspaces, memberships and invitations, each audited."""
 
+from uuid import uuid4
+
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
@@ -14,6 +17,7 @@ from custory.audit import audit_record
 from custory.models import (
     INVITATION_LIFETIME,
     ApiToken,
+    AuditPurge,
     Invitation,
     InvitationState,
     Membership,
@@ -31,6 +35,19 @@ def _unique_slug(name: str) -> str:
         n += 1
         slug = f"{base}-{n}"
     return slug
+
+
+@transaction.atomic
+def workspace_delete(*, workspace: Workspace) -> None:
+    """Delete a workspace and everything in it, its append-only audit trail included.
+
+    The audit table's trigger refuses every DELETE except for a workspace listed in AuditPurge,
+    which only this transaction does.
+    """
+    AuditPurge.objects.create(workspace_id=workspace.pk)
+    workspace_id = workspace.pk
+    workspace.delete()
+    AuditPurge.objects.filter(workspace_id=workspace_id).delete()
 
 
 @transaction.atomic
@@ -154,11 +171,12 @@ def invitation_create(*, workspace: Workspace, email: str, role: str, actor) -> 
 
 @transaction.atomic
 def invitation_resend(*, invitation: Invitation, actor) -> Invitation:
-    """Send the link again and give it a fresh seven days."""
+    """Send a new link with a fresh seven days; the link sent before stops working."""
     if invitation.state not in (InvitationState.PENDING, InvitationState.EXPIRED):
         raise ValidationError("This invitation was already accepted or canceled.")
+    invitation.token = uuid4()
     invitation.expires_at = timezone.now() + INVITATION_LIFETIME
-    invitation.save(update_fields=["expires_at"])
+    invitation.save(update_fields=["token", "expires_at"])
     audit_record(
         workspace=invitation.workspace,
         actor=actor,
@@ -189,6 +207,11 @@ def invitation_cancel(*, invitation: Invitation, actor) -> Invitation:
     return invitation
 
 
+def email_is_verified(*, user: User, email: str) -> bool:
+    """Whether the user has confirmed they receive mail at this address (allauth's record)."""
+    return EmailAddress.objects.filter(user=user, email__iexact=email, verified=True).exists()
+
+
 @transaction.atomic
 def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
     """Join the invitation's workspace with its role; the invitation is used up.
@@ -197,6 +220,8 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
     """
     if user.email.lower() != invitation.email.lower():
         raise ValidationError("This invitation was sent to another email address.", code="email")
+    if not email_is_verified(user=user, email=invitation.email):
+        raise ValidationError("Confirm your email address first.", code="unverified")
     # Claim it with a conditional update, so a link clicked twice at once joins once.
     now = timezone.now()
     claimed = (

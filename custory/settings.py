@@ -4,6 +4,7 @@ import hashlib
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from custory.env import env_bool, env_int, env_list, env_str
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_q",
+    "csp",
     "custory",
     "journeys",
     "billing",
@@ -59,6 +61,8 @@ WORKSPACE_DEFAULTS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "custory.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -84,7 +88,11 @@ TEMPLATES = [
                 "custory.context_processors.workspace",
                 "tasks.context_processors.my_open_tasks",
             ],
-            "builtins": ["custory.templatetags.money"],
+            "builtins": [
+                "custory.templatetags.money",
+                "custory.templatetags.formatting",
+                "custory.templatetags.icons",
+            ],
         },
     },
 ]
@@ -147,10 +155,13 @@ LOGIN_REDIRECT_URL = "home"
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
-ACCOUNT_EMAIL_VERIFICATION = env_str("ACCOUNT_EMAIL_VERIFICATION", "optional").strip().lower()
+# Mandatory verification is what lets allauth's enumeration prevention cover sign-up: an address
+# that has an account gets the same "check your email" answer as a new one (README, trade-off).
+ACCOUNT_EMAIL_VERIFICATION = env_str("ACCOUNT_EMAIL_VERIFICATION", "mandatory").strip().lower()
 if ACCOUNT_EMAIL_VERIFICATION not in {"mandatory", "optional", "none"}:
     raise ImproperlyConfigured("ACCOUNT_EMAIL_VERIFICATION must be mandatory, optional or none.")
 ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SITE_URL.startswith("https") else "http"
@@ -163,10 +174,13 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Custory <noreply@custory.local>")
 
-# allauth counts failed logins in the cache: with REDIS_URL the count is shared by every web
-# process and host; the per-process memory cache is only right for one machine.
+# allauth counts failed logins in the default cache, so it must be one every web process and host
+# shares: Redis when REDIS_URL is set (below), else the database (table made by a migration).
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "custory_cache",
+    },
 }
 
 # Secure by default; SECURE_SSL_REDIRECT can be turned off behind a TLS-terminating proxy.
@@ -181,6 +195,22 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp): scripts only from our own static files, never inline; every
+# template keeps its JavaScript in static/ (tests/custory/test_headers.py holds that).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        # Inline style attributes (charts, Swagger UI) stay allowed; styles cannot run code.
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:"],
+        "worker-src": [SELF, "blob:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # Stripe secrets are encrypted with these Fernet keys: the first encrypts, all decrypt.
 CUSTORY_ENCRYPTION_KEYS = env_list("CUSTORY_ENCRYPTION_KEYS")
@@ -205,13 +235,34 @@ CUSTORY_OUTBOUND_TIMEOUT_SECONDS = 10
 # The event types endpoints can subscribe to: core resolves this name, it imports no domain app.
 CUSTORY_OUTBOUND_EVENT_TYPES = "tasks.outbound_events.event_type_choices"
 
+# Plain WSGI handlers in front of Django (custory.fast_routes): the Stripe webhook's ack skips
+# the middleware and URL resolving on PostgreSQL. An empty value turns the fast path off.
+CUSTORY_WSGI_FAST_ROUTES = (
+    {"/hooks/stripe/": "billing.pipeline.webhook_fast.stripe_webhook_app"}
+    if env_bool("CUSTORY_WEBHOOK_FAST_PATH", default=True)
+    else {}
+)
+
 # Ingestion: events claimed per batch, and how long a claim lasts before the sweep takes it back.
 CUSTORY_EVENT_BATCH_SIZE = env_int("CUSTORY_EVENT_BATCH_SIZE", 100)
+# Events applied in one transaction (one commit); a failure replays the group event by event.
+CUSTORY_EVENT_GROUP_SIZE = env_int("CUSTORY_EVENT_GROUP_SIZE", 50)
 CUSTORY_EVENT_LEASE_SECONDS = env_int("CUSTORY_EVENT_LEASE_SECONDS", 300)
 # The ECB's daily euro reference rates (CSV, or a zip of one); empty: bundled history only.
 CUSTORY_ECB_RATES_URL = env_str(
     "CUSTORY_ECB_RATES_URL", "https://www.ecb.europa.eu/stats/eurofxref/eurofxref.zip"
 )
+
+# History import from Stripe objects: reads per second (Stripe's documented read limits are
+# 25/s in test mode and 100/s in live mode), parallel listings, and time slices per type.
+# CUSTORY_IMPORT_RATE, when set, overrides both (benchmarks, a raised limit from Stripe).
+CUSTORY_IMPORT_RATE = env_int("CUSTORY_IMPORT_RATE", 0)
+CUSTORY_IMPORT_RATE_TEST = env_int("CUSTORY_IMPORT_RATE_TEST", 25)
+CUSTORY_IMPORT_RATE_LIVE = env_int("CUSTORY_IMPORT_RATE_LIVE", 100)
+CUSTORY_IMPORT_WORKERS = env_int("CUSTORY_IMPORT_WORKERS", 4)
+CUSTORY_IMPORT_SLICES = env_int("CUSTORY_IMPORT_SLICES", 4)
+# A running import whose process stopped beating this long ago may be taken over.
+CUSTORY_IMPORT_LEASE_SECONDS = env_int("CUSTORY_IMPORT_LEASE_SECONDS", 60)
 
 # Django-Q2: the ORM broker on the same database by default, Redis when REDIS_URL is set.
 REDIS_URL = env_str("REDIS_URL")

@@ -11,6 +11,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from custory import selectors, services
 from custory.access import get_object_for_member, workspace_view
+from custory.formatting import audit_detail_text, audit_sentence
 from custory.forms import ApiTokenForm, AuditFilterForm, InvitationForm, RoleForm, WorkspaceForm
 from custory.models import Invitation, InvitationState, Membership, Role, Workspace
 
@@ -210,6 +211,10 @@ def invitation_accept(request: HttpRequest, token) -> HttpResponse:
     if request.user.email.lower() != invitation.email.lower():
         context["mismatch"] = True
         return render(request, "custory/invitation.html", context, status=403)
+    if not services.email_is_verified(user=request.user, email=invitation.email):
+        # Holding the link is not proof of the address: it may have been forwarded.
+        context["unverified"] = True
+        return render(request, "custory/invitation.html", context, status=403)
 
     if request.method == "POST":
         try:
@@ -240,7 +245,14 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         filters = {k: v for k, v in form.cleaned_data.items() if v}
     events = selectors.audit_events(request.workspace, **filters)
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = [(event, selectors.audit_data_for_display(event.data)) for event in page]
+    rows = [
+        (
+            event,
+            audit_sentence(actor=event.actor_label, action=event.action, target=event.target_label),
+            [audit_detail_text(k, v) for k, v in selectors.audit_data_for_display(event.data)],
+        )
+        for event in page
+    ]
     query = request.GET.copy()
     query.pop("page", None)
     template_name = "custory/audit.html"

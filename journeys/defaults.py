@@ -4,9 +4,9 @@ from billing.models import SignalKind as K
 
 DEFAULT_JOURNEY_NAME = "SaaS customer journey"
 
-# (stage, [(step, description), ...]) in board order.
+# (stage, [(step, description), ...]) in board order. Every step is one a Stripe signal can reach:
+# a step no rule feeds (a pricing page, seats) would show 0 forever, so none is here.
 DEFAULT_STAGES: list[tuple[str, list[tuple[str, str]]]] = [
-    ("Discover", [("Pricing page", "Prospects compare plans before they buy.")]),
     (
         "Convert",
         [("Checkout", "Checkout sessions completed, and those abandoned before paying.")],
@@ -30,8 +30,7 @@ DEFAULT_STAGES: list[tuple[str, list[tuple[str, str]]]] = [
     (
         "Expand",
         [
-            ("Plan change", "Upgrades and downgrades between plans."),
-            ("Seats", "Quantity changes on a subscription."),
+            ("Plan change", "Upgrades and downgrades, of plan or of quantity."),
         ],
     ),
     (
@@ -44,7 +43,6 @@ DEFAULT_STAGES: list[tuple[str, list[tuple[str, str]]]] = [
 ]
 
 STAGE_DESCRIPTIONS: dict[str, str] = {
-    "Discover": "Before the first purchase.",
     "Convert": "Becoming a paying customer.",
     "Onboard": "Trials and the first weeks.",
     "Pay & retain": "Recurring revenue and what puts it at risk.",

@@ -231,6 +231,41 @@ def step_move(request: HttpRequest, uuid) -> HttpResponse:
     return _structure_response(request, step.journey)
 
 
+def _drop_index(request: HttpRequest) -> int | None:
+    try:
+        return int(request.POST.get("index", ""))
+    except ValueError:
+        return None
+
+
+@workspace_view(role=Role.MEMBER)
+@require_POST
+def stage_place(request: HttpRequest, uuid) -> HttpResponse:
+    """A stage dropped at a new place (drag and drop; the move buttons are the keyboard path)."""
+    stage = _stage(request, uuid)
+    index = _drop_index(request)
+    if index is None:
+        return _structure_response(request, stage.journey, "Choose where to put the stage.")
+    services.stage_place(stage=stage, actor=request.user, index=index)
+    return _structure_response(request, stage.journey)
+
+
+@workspace_view(role=Role.MEMBER)
+@require_POST
+def step_place(request: HttpRequest, uuid) -> HttpResponse:
+    """A step dropped at a place in a stage, perhaps another one of its journey."""
+    step = _step(request, uuid)
+    index = _drop_index(request)
+    try:
+        stage = Stage.objects.filter(journey=step.journey, uuid=request.POST.get("stage")).first()
+    except ValidationError:
+        stage = None
+    if index is None or stage is None:
+        return _structure_response(request, step.journey, "Choose where to put the step.")
+    services.step_place(step=step, actor=request.user, stage=stage, index=index)
+    return _structure_response(request, step.journey)
+
+
 def _delete_with_target(request: HttpRequest, obj, what: str, steps: list[Step]) -> HttpResponse:
     """Confirm page for deleting a stage or step: where should its signals go?"""
     journey = obj.journey

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from billing.models import RevenueSignal
-from custory.batching import batch_memo
+from custory.batching import batch_defer, batch_memo
 from journeys.conditions import signal_matches
 from journeys.models import Journey, MappingRule, SignalPlacement, StepDailyRollup
 
@@ -35,39 +35,69 @@ def choose_rule(rules: Iterable[MappingRule], signal: RevenueSignal) -> MappingR
 
 def rollup_add(*, placement: SignalPlacement, signal: RevenueSignal, sign: int = 1) -> None:
     """Add (sign=1) or remove (sign=-1) one signal to its placement's daily rollup row."""
-    key = {
-        "workspace_id": signal.workspace_id,
-        "journey_id": placement.journey_id,
-        "step_id": placement.step_id,
-        "connection_id": signal.connection_id,
-        "day": signal.occurred_at.date(),
-        "kind": signal.kind,
-        "currency": signal.currency or "",
-    }
+    key = _rollup_key(placement, signal)
+    _rollup_change(key, sign, sign * (signal.amount or 0), sign * signal.mrr_delta, signal.livemode)
+
+
+def _rollup_key(placement: SignalPlacement, signal: RevenueSignal) -> tuple:
+    return (
+        ("workspace_id", signal.workspace_id),
+        ("journey_id", placement.journey_id),
+        ("step_id", placement.step_id),
+        ("connection_id", signal.connection_id),
+        ("day", signal.occurred_at.date()),
+        ("kind", signal.kind),
+        ("currency", signal.currency or ""),
+    )
+
+
+def _rollup_change(key: tuple, count: int, amount: int, mrr_delta: int, livemode: bool) -> None:
+    key = dict(key)
     changes = {
-        "count": F("count") + sign,
-        "amount": F("amount") + sign * (signal.amount or 0),
-        "mrr_delta": F("mrr_delta") + sign * signal.mrr_delta,
+        "count": F("count") + count,
+        "amount": F("amount") + amount,
+        "mrr_delta": F("mrr_delta") + mrr_delta,
     }
     if StepDailyRollup.objects.filter(**key).update(**changes):
-        if sign < 0:
+        if count < 0:
             # An emptied row would show as a zero on the board; a later +1 recreates it.
             StepDailyRollup.objects.filter(**key, count=0).delete()
         return
-    if sign < 0:
+    if count < 0:
         return
     try:
         with transaction.atomic():
             StepDailyRollup.objects.create(
-                **key,
-                livemode=signal.livemode,
-                count=1,
-                amount=signal.amount or 0,
-                mrr_delta=signal.mrr_delta,
+                **key, livemode=livemode, count=count, amount=amount, mrr_delta=mrr_delta
             )
     except IntegrityError:
         # Another worker created the row between our update and insert.
         StepDailyRollup.objects.filter(**key).update(**changes)
+
+
+def _rollups_add(placements: list[SignalPlacement]) -> None:
+    """Count new placements in the rollups: at once, or summed per row and written at the end
+    of the processing group (custory.batching.deferred_writes), in one order for every worker."""
+    pending = batch_defer("journeys.rollups", _rollups_flush)
+    if pending is None:
+        for placement in placements:
+            rollup_add(placement=placement, signal=placement.signal)
+        return
+    for placement in placements:
+        signal = placement.signal
+        key = _rollup_key(placement, signal)
+        count, amount, mrr_delta, livemode = pending.get(key, (0, 0, 0, signal.livemode))
+        pending[key] = (
+            count + 1,
+            amount + (signal.amount or 0),
+            mrr_delta + signal.mrr_delta,
+            livemode,
+        )
+
+
+def _rollups_flush(pending: dict) -> None:
+    for key in sorted(pending, key=repr):
+        _rollup_change(key, *pending[key])
 
 
 def _journeys_and_rules(workspace_id: int) -> tuple[list[Journey], dict[int, list[MappingRule]]]:
@@ -115,8 +145,7 @@ def place_signals(*, signals: list[RevenueSignal]) -> list[SignalPlacement]:
     except IntegrityError:
         # Some were placed before (a signal placed again): place one at a time.
         placements = [placement for placement in placements if _placement_save(placement)]
-    for placement in placements:
-        rollup_add(placement=placement, signal=placement.signal)
+    _rollups_add(placements)
     return placements
 
 

@@ -65,8 +65,8 @@ def _rule_form_page(request, journey, form, rule=None, status=200) -> HttpRespon
         "journey": journey,
         "rule": rule,
         "form": form,
-        "preview": _preview_for(journey, form, rule) if form.is_bound else None,
         "nav": "settings",
+        **_preview_context(journey, form, rule),
     }
     return render(request, "journeys/rule_form.html", context, status=status)
 
@@ -148,19 +148,28 @@ def rule_edit(request: HttpRequest, uuid) -> HttpResponse:
     return render(request, "journeys/rule_form.html", context)
 
 
-def _preview_for(journey: Journey, form: RuleForm, rule: MappingRule | None):
-    """The preview of a bound form, or None when its kinds or conditions are not valid yet."""
+PREVIEW_FIELDS = [*RuleForm.CONDITION_FIELDS, "kinds", "priority"]
+
+
+def _preview_context(journey: Journey, form: RuleForm, rule: MappingRule | None) -> dict:
+    """The preview of a bound form, or the reasons (field label, message) it cannot be made yet."""
     form.is_valid()
-    condition_errors = set(form.errors) & set(RuleForm.CONDITION_FIELDS + ["kinds", "priority"])
-    if condition_errors or not form.cleaned_data.get("kinds"):
-        return None
-    return selectors.rule_preview(
+    errors = [
+        (form.fields[name].label or name.replace("_", " ").capitalize(), message)
+        for name in PREVIEW_FIELDS
+        if name != "kinds"
+        for message in form.errors.get(name, [])
+    ]
+    if errors or not form.cleaned_data.get("kinds"):
+        return {"preview": None, "preview_errors": errors}
+    preview = selectors.rule_preview(
         journey=journey,
         kinds=list(form.cleaned_data["kinds"]),
         conditions=form.cleaned_data.get("conditions", {}),
         priority=form.cleaned_data.get("priority"),
         rule=rule,
     )
+    return {"preview": preview, "preview_errors": []}
 
 
 @workspace_view(role=Role.MEMBER)
@@ -179,7 +188,7 @@ def rule_preview(request: HttpRequest, journey) -> HttpResponse:
         "journey": journey,
         "rule": rule,
         "form": form,
-        "preview": _preview_for(journey, form, rule),
+        **_preview_context(journey, form, rule),
     }
     return render(request, "journeys/rule_form.html#preview", context)
 

@@ -316,6 +316,33 @@ def step_move(*, step: Step, actor, direction: str) -> bool:
 
 
 @transaction.atomic
+def step_place(*, step: Step, actor, stage: Stage, index: int) -> None:
+    """Put a step at `index` in `stage` (dropped there); both stages are renumbered."""
+    if stage.journey_id != step.journey_id:
+        raise ValidationError({"stage": "Choose a stage of this journey."})
+    list(Stage.objects.select_for_update().filter(journey=step.journey_id))
+    old_stage_id = Step.objects.filter(pk=step.pk).values_list("stage_id", flat=True).get()
+    others = list(Step.objects.select_for_update().filter(stage=stage).exclude(pk=step.pk))
+    index = max(0, min(index, len(others)))
+    step.stage = stage
+    step.save(update_fields=["stage"])
+    _renumber(others[:index] + [step] + others[index:])
+    if old_stage_id != stage.pk:
+        _renumber(list(Step.objects.filter(stage=old_stage_id)))
+    _audit(actor, "step.move", step, stage=stage.name, position=index + 1)
+
+
+@transaction.atomic
+def stage_place(*, stage: Stage, actor, index: int) -> None:
+    """Put a stage at `index` in its journey (dropped there)."""
+    stages = list(Stage.objects.select_for_update().filter(journey=stage.journey_id))
+    others = [s for s in stages if s.pk != stage.pk]
+    index = max(0, min(index, len(others)))
+    _renumber(others[:index] + [stage] + others[index:])
+    _audit(actor, "stage.move", stage, position=index + 1)
+
+
+@transaction.atomic
 def step_delete(*, step: Step, actor, target: Step | None) -> int:
     """Delete a step; its signals and rules go to target, or to Unmapped (rules deleted)."""
     if target is not None and target.pk == step.pk:

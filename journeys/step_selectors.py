@@ -40,8 +40,14 @@ class StepStats:
         return self.recovery.median_hours if self.recovery else None
 
 
+def _step_rollups(step: Step, filters: RollupFilter):
+    """The step's rollups narrowed by every filter, the kinds included."""
+    rows = filters.rollups(step=step)
+    return rows.filter(kind__in=filters.kinds) if filters.kinds else rows
+
+
 def _kind_totals(step: Step, filters: RollupFilter) -> tuple[dict[str, KindTotal], list[str]]:
-    rows = period_totals(filters.rollups(step=step), filters.period, ["kind", "currency"])
+    rows = period_totals(_step_rollups(step, filters), filters.period, ["kind", "currency"])
     currency_counts: Counter = Counter()
     totals: dict[str, KindTotal] = {}
     for row in rows:
@@ -87,7 +93,7 @@ def _refund_rate(step: Step, filters: RollupFilter, refunds: int, payments: int)
 def step_stats(*, step: Step, filters: RollupFilter) -> StepStats:
     """A step's totals by kind, its chart series, and its metrics."""
     totals, currencies = _kind_totals(step, filters)
-    unit, buckets, series = bucketed(filters.rollups(step=step), filters.period, ["kind"])
+    unit, buckets, series = bucketed(_step_rollups(step, filters), filters.period, ["kind"])
 
     def count(kind):
         return totals[kind].count if kind in totals else 0

@@ -21,7 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from billing.models import RevenueSignal
-from custory.batching import batch_memo
+from custory.batching import batch_defer, batch_memo
 from custory.models import Membership, User
 from custory.money import money_format
 from journeys.models import SignalPlacement, Step
@@ -36,7 +36,24 @@ OPENS_WITHIN = timedelta(days=30)
 
 
 def task_rules_apply(*, signals: list[RevenueSignal]) -> None:
-    """Run the workspace's task rules over newly created signals, once per signal."""
+    """Run the workspace's task rules over newly created signals, once per signal.
+
+    In a processing group (custory.batching.deferred_writes) the signals of all its events are
+    collected and the rules run once over them at the group's end, in the same transaction and
+    in the same (occurred_at, id) order, so the lookups are made once per group, not per event.
+    """
+    pending = batch_defer("tasks.rules", _rules_flush)
+    if pending is not None:
+        pending.setdefault("signals", []).extend(signals)
+        return
+    _rules_apply(signals)
+
+
+def _rules_flush(pending: dict) -> None:
+    _rules_apply(pending.get("signals", []))
+
+
+def _rules_apply(signals: list[RevenueSignal]) -> None:
     by_workspace: dict[int, list[RevenueSignal]] = defaultdict(list)
     for signal in signals:
         by_workspace[signal.workspace_id].append(signal)

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from billing.models import Customer, RevenueSignal, SignalKind
 from billing.selectors import TimelineEntry, customer_timeline
+from custory.formatting import when_text
 from custory.models import AuditEvent, Role, User, Workspace
 from custory.money import money_format
 from journeys.models import SignalPlacement, Step
@@ -114,16 +115,14 @@ def signal_task_title(signal: RevenueSignal) -> str:
 def signal_task_description(signal: RevenueSignal, *, step: Step | None) -> str:
     """The context a person needs: what happened, amount, attempt, step, customer and a link."""
     details = signal.details or {}
-    lines = [
-        f"What happened: {signal.get_kind_display()} on {signal.occurred_at:%d %b %Y %H:%M} UTC."
-    ]
+    lines = [f"What happened: {signal.get_kind_display()} on {when_text(signal.occurred_at)}."]
     if signal.amount is not None:
         amount = f"Amount: {money_format(signal.amount, signal.currency)}"
         if details.get("attempt_count"):
             amount += f" (attempt {details['attempt_count']})"
         lines.append(amount)
     if details.get("next_payment_attempt"):
-        lines.append(f"Next payment attempt: {details['next_payment_attempt']}")
+        lines.append(f"Next payment attempt: {when_text(details['next_payment_attempt'])}")
     reason = details.get("decline_code") or details.get("failure_code") or details.get("reason")
     message = details.get("failure_message")
     if reason or message:

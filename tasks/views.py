@@ -101,6 +101,9 @@ def signal_tasks(request: HttpRequest, uuid) -> HttpResponse:
 @workspace_view
 @vary_on_headers("HX-Request")
 def task_list(request: HttpRequest) -> HttpResponse:
+    if not request.GET and request.membership.role == Role.SUPPORT:
+        # Support works from their own queue (the count in the nav is theirs too).
+        return redirect(f"{request.path}?assignee=me")
     members = list(workspace_members(request.workspace))
     form = TaskFilterForm(request.GET, workspace=request.workspace, members=members)
     form.is_valid()

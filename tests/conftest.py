@@ -1,6 +1,9 @@
 """The cast: an admin, a member and a support user of one workspace; an outsider in another."""
 
+from importlib import import_module
+
 import pytest
+from django.db.backends.sqlite3.base import DatabaseOperations as SQLiteOperations
 from django.test import Client
 
 from custory.models import Role
@@ -8,6 +11,21 @@ from custory.services import api_token_create
 from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
 
 PASSWORD = "correct-horse-battery"
+
+_AUDIT_TRIGGERS = import_module("custory.migrations.0006_audit_append_only")
+_sqlite_flush = SQLiteOperations.sql_flush
+
+
+def _sql_flush_past_the_audit_triggers(self, style, tables, **kwargs):
+    """SQLite empties tables with DELETE, which the append-only audit triggers refuse: between
+    transactional tests (live server, concurrency) the triggers are dropped and made again."""
+    statements = _sqlite_flush(self, style, tables, **kwargs)
+    if "custory_auditevent" not in tables:
+        return statements
+    return [*_AUDIT_TRIGGERS.SQLITE_DROP, *statements, *_AUDIT_TRIGGERS.SQLITE_CREATE]
+
+
+SQLiteOperations.sql_flush = _sql_flush_past_the_audit_triggers
 
 
 @pytest.fixture

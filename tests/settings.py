@@ -17,5 +17,10 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 ACCOUNT_RATE_LIMITS = {}
+# A per-process cache keeps the suite fast and its query budgets exact; the tests of the shared
+# failed-login limit switch to the database cache (tests/custory/test_login_limits.py).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Jobs run inline in tests unless a test starts a real cluster.
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}  # noqa: F405
+# The fake Stripe API has no rate limit; tests of the budget set their own.
+CUSTORY_IMPORT_RATE = 100000

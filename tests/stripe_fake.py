@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.stripe_fake_lists import LIST_PATHS, ObjectLists
+
 MAX_TYPES = 20
 
 
@@ -27,6 +29,8 @@ class FakeKey:
     can_read_events: bool = True
     can_write_endpoints: bool = False
     expired: bool = False
+    # Resources of LIST_PATHS this key may not read ("invoices", "charges", ...).
+    denied: set = field(default_factory=set)
 
 
 @dataclass
@@ -44,8 +48,11 @@ class FakeStripe:
     keys: dict[str, FakeKey] = field(default_factory=dict)
     events: list[dict] = field(default_factory=list)
     requests: list[Recorded] = field(default_factory=list)
-    # (path, status, type, code, message), served once each for the next matching requests.
-    failures: list[tuple[str, int, str, str, str]] = field(default_factory=list)
+    # (path, status, type, code, message, retry_after), served once each for the next
+    # matching requests.
+    failures: list[tuple] = field(default_factory=list)
+    # Stripe objects served by the list endpoints (LIST_PATHS).
+    lists: ObjectLists = field(default_factory=ObjectLists)
     # Called with the 1-based number of each GET /v1/events request before it is answered.
     on_events_request: object = None
     url: str = ""
@@ -72,8 +79,22 @@ class FakeStripe:
         self.events.append(event)
         return event
 
-    def fail_next(self, path: str, status: int, *, type: str, code: str = "", message: str = ""):
-        self.failures.append((path, status, type, code, message or f"{type} ({status})"))
+    def fail_next(
+        self,
+        path: str,
+        status: int,
+        *,
+        type: str,
+        code: str = "",
+        message: str = "",
+        retry_after: str | None = None,
+    ):
+        message = message or f"{type} ({status})"
+        self.failures.append((path, status, type, code, message, retry_after))
+
+    def add_object(self, path: str, obj: dict) -> dict:
+        """Serve `obj` from the list endpoint at `path` (e.g. "/v1/customers")."""
+        return self.lists.add(path, obj)
 
     def requests_to(self, path: str) -> list[Recorded]:
         return [r for r in self.requests if r.path == path]
@@ -108,21 +129,24 @@ class _Handler(BaseHTTPRequestHandler):
         api_key = auth.removeprefix("Bearer ").strip()
         fake = self.fake
         fake.requests.append(Recorded(method, parts.path, params, api_key))
-        status, body = self._answer(method, parts.path, params, api_key)
+        answer = self._answer(method, parts.path, params, api_key)
+        status, body = answer[:2]
         payload = json.dumps(body).encode()
         self.send_response(status)
+        if len(answer) > 2 and answer[2]:
+            self.send_header("Retry-After", answer[2])
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("Request-Id", f"req_{uuid.uuid4().hex[:14]}")
         self.end_headers()
         self.wfile.write(payload)
 
-    def _answer(self, method, path, params, api_key) -> tuple[int, dict]:
+    def _answer(self, method, path, params, api_key) -> tuple:
         fake = self.fake
         for failure in list(fake.failures):
             if failure[0] == path:
                 fake.failures.remove(failure)
-                return _error(*failure[1:])
+                return (*_error(*failure[1:5]), failure[5])
         key = fake.keys.get(api_key)
         if key is None:
             return _error(
@@ -137,6 +161,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._account(key)
         if method == "GET" and path == "/v1/events":
             return self._events(key, params)
+        if method == "GET" and path in LIST_PATHS:
+            resource, permission = LIST_PATHS[path]
+            if resource in key.denied:
+                return self._forbidden(permission)
+            return fake.lists.page(path, params)
         if method == "POST" and path == "/v1/webhook_endpoints":
             return self._create_endpoint(key, params)
         return _error(404, "invalid_request_error", "", f"Unrecognized request URL ({path}).")

@@ -10,7 +10,7 @@ comes from billing.normalize (pure); here it becomes rows:
 
 from datetime import datetime
 
-from django.db.models import Q
+from django.db.models import F, Q
 
 from billing.discounts import discounts_apply
 from billing.invoice_outcomes import (
@@ -19,6 +19,7 @@ from billing.invoice_outcomes import (
 )
 from billing.models import (
     Customer,
+    EventSource,
     PaymentFailure,
     RevenueSignal,
     SignalKind,
@@ -35,6 +36,7 @@ from billing.normalize import (
     normalize_event,
 )
 from billing.normalize.common import compact, iso
+from billing.normalize.fact_keys import fact_key
 from billing.normalize.payments import FAILURE_KEYS
 from billing.normalize.subscriptions import COUNTED_STATUSES
 from billing.signal_details import details_clean
@@ -49,6 +51,17 @@ STATUS_RANK = ["active", "past_due", "trialing", "unpaid", "paused", "incomplete
 def event_apply(*, event: StripeEvent) -> list[RevenueSignal]:
     """Apply an event's facts; return the signals it newly created (none when reprocessed)."""
     signals = _apply_one(event)
+    if signals:
+        place_signals(signals=signals)
+        task_rules_apply(signals=signals)
+        signals_announce(signals=signals)
+    return signals
+
+
+def events_apply_batch(*, events: list[StripeEvent]) -> list[RevenueSignal]:
+    """Apply events in order in the caller's transaction, then place, rule and announce their
+    new signals at once (the history import's pages)."""
+    signals = [signal for event in events for signal in _apply_one(event)]
     if signals:
         place_signals(signals=signals)
         task_rules_apply(signals=signals)
@@ -382,10 +395,41 @@ def _signals_create(
             mrr_delta=fact.mrr_delta,
             object_id=(fact.object_id or "")[:255],
             details=details_clean(fact.details),
+            fact_key=fact_key(fact, event_id=event.stripe_id),
         )
-    if not rows:
+    fresh = _known_facts_drop(event, list(rows.values()))
+    if not fresh:
         return []
     # The pipeline claims an event before applying it, so a conflict here means two workers
-    # applied one event at once; the IntegrityError fails this attempt and the retry finds the
-    # other's signals.
-    return RevenueSignal.objects.bulk_create(rows.values())
+    # applied one event (or one fact) at once; the IntegrityError fails this attempt and the
+    # retry finds the other's signals.
+    return RevenueSignal.objects.bulk_create(fresh)
+
+
+# What a signal takes from a real event when it refines one rebuilt from objects.
+REFINED_FIELDS = ("event", "occurred_at", "amount", "currency", "mrr_delta", "details")
+
+
+def _known_facts_drop(event: StripeEvent, rows: list[RevenueSignal]) -> list[RevenueSignal]:
+    """The rows whose fact has no signal yet. A real event refines a signal rebuilt from
+    objects (exact time and details); otherwise the first signal of a fact stays."""
+    known = {
+        signal.fact_key: signal
+        for signal in RevenueSignal.objects.filter(
+            workspace_id=event.workspace_id, fact_key__in=[row.fact_key for row in rows]
+        )
+        # The unique index is partial (fact_key <> ''): saying so lets SQLite use it.
+        .exclude(fact_key="")
+        .annotate(event_source=F("event__source"))
+    }
+    for row in rows:
+        signal = known.get(row.fact_key)
+        if signal is None or event.source == EventSource.REBUILT:
+            continue
+        if signal.event_source == EventSource.REBUILT:
+            for name in REFINED_FIELDS:
+                setattr(signal, name, getattr(row, name))
+            if signal.customer_id is None and row.customer is not None:
+                signal.customer = row.customer
+            signal.save(update_fields=[*REFINED_FIELDS, "customer"])
+    return [row for row in rows if row.fact_key not in known]

@@ -5,7 +5,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from billing.models import EventStatus, StripeEvent
+from billing.models import EventStatus, StripeConnection, StripeEvent
 from billing.pipeline.ingest import event_retry, events_retry_failed
 from custory.access import get_object_for_member, workspace_view
 from custory.models import Role
@@ -52,8 +52,12 @@ def ingestion_health(workspace) -> dict:
         our_lags.append(max((processed - received).total_seconds(), 0.0))
     stripe_lags.sort()
     our_lags.sort()
+    refused = StripeConnection.objects.filter(workspace=workspace).aggregate(
+        livemode_refused=Sum("livemode_refused"), livemode_refused_at=Max("livemode_refused_at")
+    )
     return {
         **counts,
+        **refused,
         "lag_sample": len(stripe_lags),
         "lag_p50": _percentile(stripe_lags, 0.5),
         "lag_p95": _percentile(stripe_lags, 0.95),

@@ -103,3 +103,12 @@ class RevokeForm(forms.Form):
         widget=forms.RadioSelect,
         error_messages={"required": "Choose whether to keep or to delete the data."},
     )
+
+
+class ImportForm(forms.Form):
+    since = forms.DateField(
+        required=False,
+        label="Objects created from",
+        help_text="Leave empty to import the whole history.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )

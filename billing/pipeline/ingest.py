@@ -8,6 +8,7 @@ committed event and no job exists for an event that was not committed.
 from datetime import UTC, datetime
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from billing.event_types import PROCESSED_EVENT_TYPES
@@ -73,6 +74,24 @@ def event_receive(
     return True
 
 
+def without_nul(value):
+    """The JSON value without NUL characters in its strings and keys (JSONB refuses NUL)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {without_nul(key): without_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [without_nul(item) for item in value]
+    return value
+
+
+def livemode_refusal_count(*, connection_id: int) -> None:
+    """Count one webhook event refused for its mode on the connection (the event log shows it)."""
+    StripeConnection.objects.filter(pk=connection_id).update(
+        livemode_refused=F("livemode_refused") + 1, livemode_refused_at=timezone.now()
+    )
+
+
 def events_store(
     *,
     connection: StripeConnection,
@@ -91,7 +110,7 @@ def events_store(
         _row(
             workspace_id=connection.workspace_id,
             connection_id=connection.pk,
-            payload=payload,
+            payload=without_nul(payload),
             source=source,
             now=now,
             ignore_unprocessed=False,
@@ -108,6 +127,26 @@ def events_store(
         if stored and wake:
             drain_request()
     return stored
+
+
+def events_insert(*, connection: StripeConnection, payloads: list[dict], source: str) -> None:
+    """Insert the events not stored yet (by constraint), all `pending`, without counting them
+    or waking a drain: the history import applies them itself, page by page."""
+    now = timezone.now()
+    StripeEvent.objects.bulk_create(
+        [
+            _row(
+                workspace_id=connection.workspace_id,
+                connection_id=connection.pk,
+                payload=payload,
+                source=source,
+                now=now,
+                ignore_unprocessed=False,
+            )
+            for payload in payloads
+        ],
+        ignore_conflicts=True,
+    )
 
 
 def event_retry(*, event: StripeEvent, actor) -> bool:

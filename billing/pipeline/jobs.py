@@ -14,14 +14,14 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from billing.models import EventDrainState, EventStatus, StripeEvent
 from billing.pipeline import hot_sql
 from billing.pipeline.apply import event_apply
-from custory.batching import batch_scope
+from custory.batching import batch_scope, deferred_writes
 from tasks.outbound_events import sync_problem_announce
 
 logger = logging.getLogger(__name__)
@@ -29,8 +29,9 @@ logger = logging.getLogger(__name__)
 DRAIN_JOB = "billing.pipeline.jobs.events_drain"
 SWEEP_JOB = "billing.pipeline.jobs.events_sweep"
 
-# Events claimed and applied per transaction.
+# Events claimed per batch, and applied per transaction (a group; see events_process).
 BATCH_SIZE = getattr(settings, "CUSTORY_EVENT_BATCH_SIZE", 100)
+GROUP_SIZE = max(getattr(settings, "CUSTORY_EVENT_GROUP_SIZE", 50), 1)
 # A claimed event not finished by then belongs to a dead worker; the sweep puts it back.
 LEASE = timedelta(seconds=getattr(settings, "CUSTORY_EVENT_LEASE_SECONDS", 300))
 # Tries before an event is left `failed` for good (retry it from the event log).
@@ -66,6 +67,12 @@ def _enqueue(func: str, *args) -> None:
         # Redis has no part in our transaction, and inline (`sync`, tests) jobs must not run
         # inside it either: enqueue only once the events are committed.
         transaction.on_commit(lambda: async_task(func, *args, task_name=name))
+
+
+def drain_job_enqueue() -> None:
+    """Enqueue a drain job now, for a caller that flipped the drain flag itself and committed
+    (the webhook fast path, billing.pipeline.webhook_fast)."""
+    _enqueue(DRAIN_JOB)
 
 
 def drain_request(*, force: bool = False) -> bool:
@@ -130,37 +137,106 @@ def events_claim(*, limit: int = BATCH_SIZE) -> list[int]:
 
 
 def events_process(*, ids: list[int]) -> tuple[int, int]:
-    """Apply claimed events, each in its own transaction with its status; return (ok, failed).
+    """Apply claimed events, a group per transaction with their status; return (ok, failed).
 
-    One transaction per event, not per batch: row locks on customers and subscriptions are held
-    for one event only, so workers draining side by side rarely wait for (or deadlock with)
-    each other, and an event's effects and its `processed` status commit together.
+    A group of GROUP_SIZE events commits once (one WAL flush, one status update) instead of
+    once per event. If any event of a group fails, the whole group is rolled back and applied
+    again one event per transaction, so the failing event is retried alone and never blocks
+    the others; each event's effects and its `processed` status always commit together.
     """
-    events = list(
+    done = failed = 0
+    # In Stripe order across the whole batch, as before groups.
+    ids = list(
+        StripeEvent.objects.filter(pk__in=ids, status=EventStatus.PROCESSING)
+        .order_by("created", "pk")
+        .values_list("pk", flat=True)
+    )
+    # One batch loads each workspace's journeys and rules once, not once per event.
+    with batch_scope():
+        for start in range(0, len(ids), GROUP_SIZE):
+            group = ids[start : start + GROUP_SIZE]
+            if len(group) > 1 and _group_apply(group):
+                done += len(group)
+                continue
+            ok, bad = _each_apply(group)
+            done, failed = done + ok, failed + bad
+    return done, failed
+
+
+def _claimed(ids: list[int]) -> list[StripeEvent]:
+    return list(
         StripeEvent.objects.filter(pk__in=ids, status=EventStatus.PROCESSING)
         .select_related("workspace", "connection")
         .order_by("created", "pk")
     )
-    done = failed = 0
-    # One batch loads each workspace's journeys and rules once, not once per event.
-    with batch_scope():
-        for event in events:
-            try:
-                with transaction.atomic():
+
+
+def _processed_mark(ids: list[int]) -> None:
+    # Only if still ours: a revoke meanwhile turned it `ignored`.
+    StripeEvent.objects.filter(pk__in=ids, status=EventStatus.PROCESSING).update(
+        status=EventStatus.PROCESSED,
+        processed_at=timezone.now(),
+        last_error="",
+        next_attempt_at=None,
+    )
+
+
+def _group_apply(ids: list[int]) -> bool:
+    """Apply a group in one transaction; False (and nothing kept) if any event failed."""
+    try:
+        with transaction.atomic():
+            # By customer, then in Stripe order: each customer's events stay in order, and every
+            # worker locks customers in one order, so two groups wait for, not deadlock with,
+            # each other.
+            events = sorted(_claimed(ids), key=lambda event: (_customer_key(event), event.created))
+            with deferred_writes():  # the group's rollup increments, summed, at the end
+                for event in events:
                     event_apply(event=event)
-                    # Only if still ours: a revoke meanwhile turned it `ignored`.
-                    StripeEvent.objects.filter(pk=event.pk, status=EventStatus.PROCESSING).update(
-                        status=EventStatus.PROCESSED,
-                        processed_at=timezone.now(),
-                        last_error="",
-                        next_attempt_at=None,
-                    )
-            except Exception as error:
-                failed += 1
-                _failure_record(event, error)
-            else:
-                done += 1
+            _processed_mark([event.pk for event in events])
+    except Exception as error:
+        logger.info("Group of %s rolled back (%s): one by one", len(ids), type(error).__name__)
+        return False
+    return True
+
+
+def _customer_key(event: StripeEvent) -> str:
+    """The Stripe customer an event is about, from its payload (cheap: no normalizing)."""
+    data = event.payload.get("data") if isinstance(event.payload, dict) else None
+    obj = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(obj, dict):
+        return ""
+    if obj.get("object") == "customer":
+        return str(obj.get("id") or "")
+    customer = obj.get("customer")
+    if isinstance(customer, dict):
+        customer = customer.get("id")
+    return customer if isinstance(customer, str) else ""
+
+
+def _each_apply(ids: list[int]) -> tuple[int, int]:
+    """One transaction per event: row locks held for one event only, failures isolated."""
+    done = failed = 0
+    for event in _claimed(ids):
+        try:
+            try:
+                _one_apply(event)
+            except OperationalError as error:
+                if getattr(error.__cause__, "sqlstate", None) not in ("40P01", "40001"):
+                    raise
+                _one_apply(event)  # a deadlock or serialization failure: once more, now
+        except Exception as error:
+            failed += 1
+            _failure_record(event, error)
+        else:
+            done += 1
     return done, failed
+
+
+def _one_apply(event: StripeEvent) -> None:
+    with transaction.atomic():
+        with deferred_writes():
+            event_apply(event=event)
+        _processed_mark([event.pk])
 
 
 def _failure_record(event: StripeEvent, error: Exception) -> None:

@@ -6,6 +6,7 @@ errors (400).
 """
 
 from collections.abc import Callable
+from datetime import UTC, datetime, time
 from functools import wraps
 
 from django.contrib import messages
@@ -13,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Max, Prefetch
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
@@ -21,7 +23,16 @@ from django.views.decorators.vary import vary_on_headers
 from billing.event_types import PROCESSED_EVENT_TYPES
 from billing.models import HistoryImport, StripeConnection, WebhookSecret
 from billing.pipeline import connections
-from billing.pipeline.forms import ConnectForm, KeyReplaceForm, RevokeForm, SecretAddForm
+from billing.pipeline.forms import (
+    ConnectForm,
+    ImportForm,
+    KeyReplaceForm,
+    RevokeForm,
+    SecretAddForm,
+)
+from billing.pipeline.history import health, reconcile
+from billing.pipeline.history.rebuild import APPROXIMATE
+from billing.pipeline.stripe_api import StripeAPIError
 from custory import crypto
 from custory.access import get_object_for_member, workspace_view
 from custory.models import Role
@@ -133,6 +144,8 @@ def _render_detail(
         "secret_form": forms.get("secret_form") or SecretAddForm(),
         "key_form": forms.get("key_form") or KeyReplaceForm(),
         "latest_import": connection.imports.first(),
+        "import_form": ImportForm(),
+        "approximate": APPROXIMATE,
     }
     template = "billing/stripe_connection.html"
     if request.htmx and forms.get("fragment"):
@@ -262,11 +275,33 @@ def history_import(request: HttpRequest, connection) -> HttpResponse:
     connection = _connection(request, connection)
     if request.method == "GET":
         return _render_detail(request, connection, fragment="import_panel")
+    form = ImportForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, connection, ValidationError("Give the date as YYYY-MM-DD."))
+    day = form.cleaned_data["since"]
+    since = datetime.combine(day, time.min, tzinfo=UTC) if day else None
     try:
-        connections.history_import_start(connection=connection, actor=request.user)
+        connections.history_import_start(connection=connection, actor=request.user, since=since)
     except ValidationError as error:
         return _refused(request, connection, error, "import")
-    messages.success(request, "Importing the last 30 days of events; progress shows below.")
+    messages.success(request, "Importing the history from Stripe; progress shows below.")
+    return _back(request, connection, "import")
+
+
+@workspace_view(role=Role.ADMIN)
+@connection_action
+def history_import_resume(request: HttpRequest, connection: StripeConnection) -> HttpResponse:
+    latest = HistoryImport.objects.filter(connection=connection).first()
+    try:
+        resumed = latest is not None and connections.history_import_resume(
+            history_import=latest, actor=request.user
+        )
+    except ValidationError as error:
+        return _refused(request, connection, error, "import")
+    if resumed:
+        messages.success(request, "The import continues where it stopped.")
+    else:
+        messages.error(request, "There is no stopped import to resume.")
     return _back(request, connection, "import")
 
 
@@ -307,3 +342,47 @@ def connection_revoke(request: HttpRequest, connection) -> HttpResponse:
     status = 400 if request.method == "POST" else 200
     context = {"connection": connection, "form": form, "nav": "settings"}
     return render(request, "billing/stripe_revoke.html", context, status=status)
+
+
+@workspace_view(role=Role.MEMBER)
+@require_http_methods(["GET", "POST"])
+def sync_health(request: HttpRequest, connection) -> HttpResponse:
+    """GET: what we hold; POST: also check it against Stripe (reconciliation and gaps)."""
+    connection = _connection(request, connection)
+    context = {
+        "connection": connection,
+        "health": health.sync_health(connection=connection),
+        "can_fetch": request.membership.role == Role.ADMIN,
+    }
+    if request.method == "POST":
+        try:
+            context["result"] = reconcile.reconcile(connection=connection)
+        except StripeAPIError as error:
+            messages.error(request, error.message)
+    return render(request, "billing/sync_health.html", context)
+
+
+@workspace_view(role=Role.ADMIN)
+@connection_action
+def gaps_fetch(request: HttpRequest, connection: StripeConnection) -> HttpResponse:
+    try:
+        fetched = reconcile.gaps_fetch(connection=connection)
+    except StripeAPIError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Fetched {fetched} missing event{pluralize(fetched)}.")
+    url = reverse("billing:sync_health", args=[request.workspace.slug, connection.uuid])
+    return redirect(url)
+
+
+@workspace_view(role=Role.MEMBER)
+def sync_health_index(request: HttpRequest) -> HttpResponse:
+    """The sync health of the workspace's connections (straight to it when there is one)."""
+    connection_list = list(
+        StripeConnection.objects.for_workspace(request.workspace).order_by("status", "label")
+    )
+    if len(connection_list) == 1:
+        return redirect(
+            "billing:sync_health", slug=request.workspace.slug, connection=connection_list[0].uuid
+        )
+    return render(request, "billing/sync_health_index.html", {"connections": connection_list})

@@ -38,6 +38,22 @@ connection_urlpatterns = [
         settings_views.history_import,
         name="history_import",
     ),
+    path("settings/sync-health/", settings_views.sync_health_index, name="sync_health_index"),
+    path(
+        "settings/stripe/<uuid:connection>/health/",
+        settings_views.sync_health,
+        name="sync_health",
+    ),
+    path(
+        "settings/stripe/<uuid:connection>/health/fetch-missing/",
+        settings_views.gaps_fetch,
+        name="gaps_fetch",
+    ),
+    path(
+        "settings/stripe/<uuid:connection>/import/resume/",
+        settings_views.history_import_resume,
+        name="history_import_resume",
+    ),
     path(
         "settings/stripe/<uuid:connection>/import/cancel/",
         settings_views.history_import_cancel,

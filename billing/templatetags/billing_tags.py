@@ -5,6 +5,7 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
 from billing.models import SignalKind
+from custory.formatting import duration_text
 
 register = template.Library()
 
@@ -27,12 +28,10 @@ def percent(value):
 
 @register.filter
 def duration_hours(hours):
-    """Hours as words: 5.5 → "5.5 h", 50 → "2.1 days"."""
+    """Hours as words: 5.5 → "5 h 30 min", 50 → "2 days 2 h"."""
     if hours is None:
         return "—"
-    if hours < 48:
-        return f"{hours:.1f} h"
-    return f"{hours / 24:.1f} days"
+    return duration_text(hours * 3600)
 
 
 @register.filter
@@ -75,7 +74,31 @@ def sparkline(values, label=""):
 # Series are told apart by dash pattern and marker shape, not by colour alone.
 _PATTERNS = ["", "6 3", "2 3", "8 3 2 3", "1 2", "10 4"]
 _MARKERS = ["circle", "square", "triangle", "diamond", "cross", "bar"]
-_COLORS = ["#b3261e", "#3d4fd6", "#1d7a3a", "#8a5a00", "#6b3fa0", "#1c1e26"]
+K = SignalKind
+# A kind keeps its colour on every chart: money lost in reds, money in and kept in greens, the
+# rest in blues (each at least 4.5:1 on white).
+_KIND_COLORS = {
+    K.PAYMENT_FAILED: "#b3261e",
+    K.REFUND: "#a3470f",
+    K.DISPUTE_OPENED: "#8e1a4f",
+    K.CHECKOUT_ABANDONED: "#8a5a00",
+    K.SUBSCRIPTION_CANCELED: "#9c2b5e",
+    K.CANCELLATION_SCHEDULED: "#7a4b00",
+    K.PLAN_DOWNGRADED: "#8f3b1b",
+    K.PAYMENT_SUCCEEDED: "#1d7a3a",
+    K.PAYMENT_RECOVERED: "#0f6e6e",
+    K.CHECKOUT_COMPLETED: "#2f6b1f",
+    K.TRIAL_CONVERTED: "#1d7a3a",
+    K.PLAN_UPGRADED: "#0f6e6e",
+    K.CANCELLATION_WITHDRAWN: "#2f6b1f",
+    K.SUBSCRIPTION_STARTED: "#3d4fd6",
+}
+_OTHER_COLORS = ["#3d4fd6", "#6b3fa0", "#1c1e26", "#005f8a"]
+
+
+def kind_color(kind: str, index: int = 0) -> str:
+    """The kind's colour, the same on every chart; unknown kinds take the neutral palette."""
+    return _KIND_COLORS.get(kind) or _OTHER_COLORS[index % len(_OTHER_COLORS)]
 
 
 def _marker(shape: str, x: float, y: float, color: str) -> str:
@@ -127,7 +150,7 @@ def kind_chart(series, buckets, unit):
     legend = []
     for i, (kind, values) in enumerate(sorted(series.items(), key=lambda kv: -sum(kv[1]))):
         color, dash, shape = (
-            _COLORS[i % len(_COLORS)],
+            kind_color(kind, i),
             _PATTERNS[i % len(_PATTERNS)],
             _MARKERS[i % len(_MARKERS)],
         )
@@ -172,3 +195,62 @@ def signal_note(signal) -> str:
 
 def _words_of(code: str) -> str:
     return str(code).replace("_", " ")
+
+
+# Filters shown as removable chips: (parameter, label); kinds get one chip per kind.
+_CHIP_FIELDS = [
+    ("period", "Period"),
+    ("start", "From"),
+    ("end", "To"),
+    ("mode", "Mode"),
+    ("connection", "Connection"),
+    ("customer", "Customer"),
+    ("amount_min", "Amount from"),
+    ("amount_max", "Amount to"),
+    ("decline_code", "Decline code"),
+]
+
+
+def _chip_value(form, name: str, value: str) -> str:
+    field = form.fields.get(name)
+    if name == "connection" and form.is_valid() and form.cleaned_data.get("connection"):
+        return str(form.cleaned_data["connection"])
+    choices = dict(getattr(field, "choices", []) or [])
+    return str(choices.get(value, value))
+
+
+def _default_period(form) -> str:
+    """What the page shows without a period: the form's initial, or 30 days where it must chart."""
+    values = [value for value, _ in form.fields["period"].choices]
+    initial = form.fields["period"].initial
+    return initial if initial in values else "30"
+
+
+@register.filter
+def default_period(form) -> str:
+    return _default_period(form)
+
+
+@register.simple_tag
+def filter_chips(form, query):
+    """The active filters of a filter bar as [(label, query without it)], for removable chips."""
+    query = query.copy()
+    for key in [k for k, values in query.lists() if not any(values)]:
+        query.pop(key)
+    chips = []
+    for value in query.getlist("kind"):
+        rest = query.copy()
+        rest.setlist("kind", [k for k in query.getlist("kind") if k != value])
+        chips.append((f"Kind: {kind_label(value)}", rest.urlencode()))
+    for name, label in _CHIP_FIELDS:
+        value = query.get(name, "")
+        if not value or (name == "period" and value == _default_period(form)):
+            continue
+        rest = query.copy()
+        rest.pop(name)
+        if name == "period":
+            rest.pop("start", None)
+            rest.pop("end", None)
+        rest.pop("page", None)
+        chips.append((f"{label}: {_chip_value(form, name, value)}", rest.urlencode()))
+    return chips

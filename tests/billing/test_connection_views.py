@@ -1,8 +1,11 @@
 """The Stripe settings pages, as an admin uses them, and as nobody else can."""
 
+from datetime import timedelta
+
 import pytest
 from cryptography.fernet import Fernet
 from django.urls import reverse
+from django.utils import timezone
 
 from billing.event_types import PROCESSED_EVENT_TYPES
 from billing.models import (
@@ -57,6 +60,7 @@ CONNECTION_URLS = [
     "endpoint_create",
     "history_import",
     "history_import_cancel",
+    "history_import_resume",
     "connection_revoke",
 ]
 
@@ -295,9 +299,10 @@ def test_importing_history_from_the_page_and_polling_its_progress(
     html = fragment.content.decode()
     assert "<html" not in html
     assert 'id="import-panel"' in html
-    assert "3 events read" in html
+    assert "events</td><td>3</td>" in html
     assert "every 2s" not in html
-    assert "Import last 30 days" in html  # the finished poll offers the next import
+    assert "Import history" in html  # the finished poll offers the next import
+    assert "cannot rebuild exactly" in html
     assert fragment["Vary"] and "HX-Request" in fragment["Vary"]
 
 
@@ -311,10 +316,32 @@ def test_a_running_import_polls_every_two_seconds(client_for, connection, admin)
     client = client_for(admin)
     html = client.get(_url("history_import", connection), HTTP_HX_REQUEST="true").content.decode()
     assert 'hx-trigger="every 2s"' in html
-    assert "Import last 30 days" not in html
+    assert "Import history" not in html
     assert f'href="{_url("history_import", connection)}"' in html
     client.post(_url("history_import_cancel", connection))
     assert HistoryImport.objects.get().status == ImportStatus.CANCELED
+
+
+def test_an_import_from_a_date_is_stopped_and_resumed_from_the_page(
+    client_for, workspace, admin, fake_stripe, django_capture_on_commit_callbacks
+):
+    fake_stripe.add_key(RK_TEST)
+    connection = connections.connection_create(
+        workspace=workspace, actor=admin, webhook_secret=WHSEC_OLD, api_key=RK_TEST
+    )
+    client = client_for(admin)
+    client.post(_url("history_import", connection), {"since": "2025-01-31"})  # queued, not run
+    history_import = HistoryImport.objects.get()
+    assert history_import.since.isoformat() == "2025-01-31T00:00:00+00:00"
+    client.post(_url("history_import_cancel", connection))
+    html = client.get(_url("connection_detail", connection)).content.decode()
+    assert "Resume the import" in html
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(_url("history_import_resume", connection), follow=True)
+    assert "continues where it stopped" in response.content.decode()
+    history_import.refresh_from_db()
+    assert history_import.status == ImportStatus.DONE
+    assert HistoryImport.objects.count() == 1
 
 
 def test_importing_without_a_key_is_refused_with_a_message(client_for, connection, admin):
@@ -395,3 +422,27 @@ def test_the_connection_page_costs_a_fixed_number_of_queries(
         response = client.get(_url("connection_detail", connection))
     assert response.status_code == 200
     assert "whsec_…WxYz" in response.content.decode()
+
+
+def test_a_stalled_import_is_offered_to_resume_and_continues(
+    client_for, workspace, admin, fake_stripe, django_capture_on_commit_callbacks
+):
+    fake_stripe.add_key(RK_TEST)
+    connection = connections.connection_create(
+        workspace=workspace, actor=admin, webhook_secret=WHSEC_OLD, api_key=RK_TEST
+    )
+    HistoryImport.objects.create(
+        workspace=workspace,
+        connection=connection,
+        status=ImportStatus.RUNNING,
+        owner="elsewhere:1:dead",
+        heartbeat_at=timezone.now() - timedelta(hours=1),
+    )
+    client = client_for(admin)
+    assert (
+        "the process running it stopped"
+        in client.get(_url("connection_detail", connection)).content.decode()
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(_url("history_import_resume", connection))
+    assert HistoryImport.objects.get().status == ImportStatus.DONE

@@ -27,9 +27,10 @@ pytestmark = [
 def test_a_corpus_event_is_stored_and_processed(
     client, workspace, path, django_capture_on_commit_callbacks
 ):
-    connection = connection_with_secret(workspace)
     raw = path.read_bytes()  # byte-for-byte as Stripe sent it
     payload = json.loads(raw)
+    # A connection in the event's own mode: events of the other mode are refused.
+    connection = connection_with_secret(workspace, livemode=payload.get("livemode") is True)
     with django_capture_on_commit_callbacks(execute=True):  # the drain runs after the commit
         response = post_signed(client, connection, raw)
     assert response.status_code == 200, response.content

@@ -3,9 +3,12 @@
 import csv
 import io
 
+import pytest
 from django.http import StreamingHttpResponse
 
-from tests.dashboard_data import mixed_history
+from custory.spreadsheet import csv_cell
+from tests.dashboard_data import add_signal, mixed_history
+from tests.factories import CustomerFactory
 
 
 def read_csv(response) -> list[dict]:
@@ -41,3 +44,33 @@ def test_the_export_keeps_the_list_filters(client_for, member, workspace):
 def test_it_checks_workspace(client_for, outsider, workspace):
     mixed_history(workspace)
     assert client_for(outsider).get("/w/acme/signals/export.csv").status_code == 404
+
+
+FORMULAS = ["=HYPERLINK(1)", "+1+cmd", "-2+3+cmd|' /C calc'!A0", "@SUM(1)", "\tx=1", "\r=1"]
+
+
+def test_every_formula_start_in_a_customer_name_reaches_the_sheet_as_text(
+    client_for, member, workspace
+):
+    for index, name in enumerate(FORMULAS):
+        customer = CustomerFactory(workspace=workspace, name=name, email=f"c{index}@example.org")
+        add_signal(workspace, "payment_failed", customer=customer, amount=100, currency="eur")
+    rows = read_csv(client_for(member).get("/w/acme/signals/export.csv?kind=payment_failed"))
+    names = {r["customer_email"]: r["customer_name"] for r in rows}
+    assert [names[f"c{i}@example.org"] for i in range(len(FORMULAS))] == [
+        "'" + name for name in FORMULAS
+    ]
+
+
+def test_negative_amounts_stay_numbers(client_for, member, workspace):
+    add_signal(workspace, "plan_downgraded", mrr_delta=-4900, currency="eur")
+    rows = read_csv(client_for(member).get("/w/acme/signals/export.csv?kind=plan_downgraded"))
+    assert [r["mrr_delta"] for r in rows] == ["-49.00"]
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [("=1", "'=1"), ("-1+2", "'-1+2"), ("-12.50", "-12.50"), ("a=1", "a=1"), (42, 42), ("", "")],
+)
+def test_csv_cells_are_neutralised_as_owasp_describes(value, cell):
+    assert csv_cell(value) == cell

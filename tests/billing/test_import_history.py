@@ -19,12 +19,14 @@ from billing.models import (
     StripeEvent,
 )
 from billing.pipeline import connections
+from billing.pipeline.history import client
 from billing.pipeline.history_jobs import JOB, history_import_run
 from tests.stripe_fake import RK_TEST, WHSEC_OLD, serve_fake_stripe
 
 
 @pytest.fixture
 def fake_stripe(settings):
+    settings.CUSTORY_IMPORT_RATE = 100000
     yield from serve_fake_stripe(settings)
 
 
@@ -71,11 +73,13 @@ def test_an_import_pages_through_every_processed_type_of_the_last_30_days(
     assert len(requests) == 3  # 100 + 20 of the first batch of types, then 5 of the second
     batches = [[v for k, v in r.params if k.startswith("types")] for r in requests]
     assert all(len(batch) <= 20 for batch in batches)
-    assert sorted(set(batches[0]) | set(batches[2])) == sorted(PROCESSED_EVENT_TYPES)
-    assert "starting_after" not in dict(requests[0].params)
-    assert stored.filter(stripe_id=dict(requests[1].params)["starting_after"]).exists()
-    assert "starting_after" not in dict(requests[2].params)  # a new batch starts from the top
-    since = int(history_import.since.timestamp())
+    assert sorted({t for batch in batches for t in batch}) == sorted(PROCESSED_EVENT_TYPES)
+    # Each batch of types starts from the top; the second page of the first one follows it.
+    afters = [dict(r.params).get("starting_after") for r in requests]
+    assert afters.count(None) == 2
+    assert stored.filter(stripe_id=next(a for a in afters if a)).exists()
+    since = history_import.cursors["_meta"]["events_since"]
+    assert abs(since - (time.time() - 30 * 86400)) < 60
     assert all(dict(r.params)["created[gte]"] == str(since) for r in requests)
 
 
@@ -83,7 +87,8 @@ def test_an_import_pages_through_every_processed_type_of_the_last_30_days(
 def test_a_long_history_is_read_by_a_chain_of_short_jobs(
     keyed_connection, admin, fake_stripe, settings, django_capture_on_commit_callbacks
 ):
-    settings.CUSTORY_IMPORT_PAGES_PER_JOB = 1
+    settings.CUSTORY_IMPORT_JOB_SECONDS = 0  # every job hands over after one page
+    settings.CUSTORY_IMPORT_WORKERS = 1
     _events(fake_stripe, "invoice.payment_failed", 120)
     _events(fake_stripe, "payment_intent.payment_failed", 5)
 
@@ -91,9 +96,9 @@ def test_a_long_history_is_read_by_a_chain_of_short_jobs(
 
     assert history_import.status == ImportStatus.DONE
     assert (history_import.events_seen, history_import.events_stored) == (125, 125)
-    assert history_import.cursor == "2:"
-    assert len(fake_stripe.requests_to("/v1/events")) == 3
-    assert Success.objects.filter(func=JOB).count() == 3
+    assert history_import.cursors["events:0"]["done"]
+    assert StripeEvent.objects.filter(connection=keyed_connection).count() == 125
+    assert Success.objects.filter(func=JOB).count() > 3
 
 
 @pytest.mark.django_db
@@ -122,22 +127,45 @@ def test_a_missing_permission_fails_the_import_with_the_reason(
 
 
 @pytest.mark.django_db
-def test_a_rate_limit_mid_import_keeps_what_was_stored(
-    keyed_connection, admin, fake_stripe, django_capture_on_commit_callbacks
+def test_a_rate_limit_is_waited_out_as_stripe_says_then_exponentially(
+    keyed_connection, admin, fake_stripe, django_capture_on_commit_callbacks, monkeypatch, settings
 ):
+    settings.CUSTORY_IMPORT_WORKERS = 1  # one listing at a time: the 429s hit the second page
+    waits = []
+    monkeypatch.setattr(client, "sleep", waits.append)
+    monkeypatch.setattr(client, "jitter", lambda: 0.5)
     _events(fake_stripe, "invoice.payment_failed", 150)
 
     def on_events_request(number):
-        if number == 1:  # queued while answering the first page: the second request fails
-            fake_stripe.fail_next(
-                "/v1/events", 429, type="invalid_request_error", code="rate_limit"
-            )
+        if number == 1:  # queued while answering the first page: the next requests fail
+            fake_stripe.fail_next("/v1/events", 429, type="rate_limit_error", retry_after="7")
+            fake_stripe.fail_next("/v1/events", 429, type="rate_limit_error")
+
+    fake_stripe.on_events_request = on_events_request
+    history_import = _start(keyed_connection, admin, django_capture_on_commit_callbacks)
+    assert history_import.status == ImportStatus.DONE
+    assert (history_import.events_seen, history_import.events_stored) == (150, 150)
+    assert [w for w in waits if w >= 1] == [7.0, 1.5]  # Retry-After, then 2 s * (1/2 + 0.5/2)
+
+
+@pytest.mark.django_db
+def test_a_rate_limit_that_lasts_pauses_the_import_keeping_what_was_stored(
+    keyed_connection, admin, fake_stripe, django_capture_on_commit_callbacks, monkeypatch, settings
+):
+    settings.CUSTORY_IMPORT_WORKERS = 1
+    monkeypatch.setattr(client, "sleep", lambda seconds: None)
+    _events(fake_stripe, "invoice.payment_failed", 150)
+
+    def on_events_request(number):
+        if number == 1:
+            for _ in range(client.MAX_RATE_LIMIT_RETRIES + 1):
+                fake_stripe.fail_next("/v1/events", 429, type="rate_limit_error")
 
     fake_stripe.on_events_request = on_events_request
     history_import = _start(keyed_connection, admin, django_capture_on_commit_callbacks)
     assert history_import.status == ImportStatus.FAILED
-    assert "wait a minute" in history_import.last_error
-    assert (history_import.events_seen, history_import.events_stored) == (100, 100)
+    assert "Resume it later" in history_import.last_error
+    assert history_import.events_stored == 100
     assert StripeEvent.objects.filter(connection=keyed_connection).count() == 100
 
 
@@ -170,8 +198,10 @@ def _in_server_thread(work):
 
 @pytest.mark.django_db(transaction=True)
 def test_progress_is_saved_after_each_page_and_revoking_mid_import_stops_it(
-    workspace, admin, fake_stripe
+    workspace, admin, fake_stripe, settings
 ):
+    # One listing thread: its requests and this test's database work take turns (SQLite).
+    settings.CUSTORY_IMPORT_WORKERS = 1
     fake_stripe.add_key(RK_TEST)
     connection = connections.connection_create(
         workspace=workspace, actor=admin, webhook_secret=WHSEC_OLD, api_key=RK_TEST
@@ -195,10 +225,10 @@ def test_progress_is_saved_after_each_page_and_revoking_mid_import_stops_it(
 
     history_import = HistoryImport.objects.get()
     assert seen_at_request == {1: 0, 2: 100, 3: 200}
-    assert history_import.status == ImportStatus.CANCELED
+    assert history_import.status == ImportStatus.CANCELED, history_import.last_error
     assert history_import.events_seen == 200  # the third page arrived after the revoke
     assert len(fake_stripe.requests_to("/v1/events")) == 3
     stored = StripeEvent.objects.filter(connection=connection)
-    assert stored.count() == 200
-    assert set(stored.values_list("status", flat=True)) == {EventStatus.IGNORED}
+    assert stored.count() == history_import.events_seen
+    assert set(stored.values_list("status", flat=True)) == {EventStatus.PROCESSED}
     assert time.monotonic() - started < 20

@@ -6,8 +6,10 @@ import pytest
 from allauth.account.models import EmailAddress
 from django.core import mail
 from django.core.cache import cache
+from django.test import Client
 
 from custory.models import User
+from tests.factories import UserFactory
 
 from ..conftest import PASSWORD
 
@@ -76,8 +78,33 @@ def test_sign_up_creates_a_user_and_sends_a_verification_email(client, db):
     user = User.objects.get(email__iexact="new@example.com")
     assert not EmailAddress.objects.get(user=user).verified
     assert any("new@example.com" in m.to[0].lower() for m in mail.outbox)
-    # Verification is optional by default: the new user is signed in already.
-    assert client.get("/").url == "/workspaces/new/"
+    # Verification is mandatory by default: the new user is not signed in until they confirm.
+    assert response.url == "/accounts/confirm-email/"
+    assert client.get("/").url.startswith("/accounts/login/")
+
+
+def test_sign_up_does_not_reveal_that_an_address_has_an_account(client, admin):
+    def sign_up(email):
+        mail.outbox.clear()
+        return Client().post(
+            "/accounts/signup/", {"email": email, "password1": PASSWORD, "password2": PASSWORD}
+        )
+
+    taken = sign_up(admin.email)
+    # The owner of the address learns of the attempt by email; the visitor learns nothing.
+    assert [m.to for m in mail.outbox] == [[admin.email]]
+    assert "already" in mail.outbox[0].body.lower()
+    new = sign_up("fresh@example.com")
+    assert (taken.status_code, taken.url) == (new.status_code, new.url)
+    assert User.objects.filter(email__iexact=admin.email).count() == 1
+
+
+def test_an_unverified_user_is_asked_to_confirm_before_signing_in(client, db):
+    user = UserFactory(email="late@example.com", verified=False)
+    EmailAddress.objects.create(user=user, email=user.email, verified=False, primary=True)
+    response = client.post("/accounts/login/", {"login": user.email, "password": PASSWORD})
+    assert response.url == "/accounts/confirm-email/"
+    assert "_auth_user_id" not in client.session
 
 
 def test_sign_up_with_bad_input_shows_field_errors_and_saves_nothing(client, db):

@@ -1,9 +1,11 @@
 """Accepting an invitation: explained to anyone with the link, joined by the invited address."""
 
+import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from django.core import mail
 from django.core.exceptions import ValidationError
 
 from custory import services
@@ -56,7 +58,11 @@ def test_signing_up_through_the_link_prefills_the_email_and_returns_to_the_invit
         signup_url,
         {"email": "invitee@example.com", "password1": PASSWORD, "password2": PASSWORD},
     )
-    assert response.status_code == 302
+    assert response.url == "/accounts/confirm-email/"
+    link = re.search(r"/accounts/confirm-email/[^/\s]+/", mail.outbox[-1].body).group(0)
+    client.post(link)
+    login_url = client.get(invitation.get_absolute_url()).context["login_url"]
+    response = client.post(login_url, {"login": "invitee@example.com", "password": PASSWORD})
     assert response.url == invitation.get_absolute_url()
     response = client.post(response.url)
     assert response.url == "/w/acme/"
@@ -176,3 +182,34 @@ def test_signing_out_from_a_mismatched_invitation_comes_back_to_it(
     response = client.post("/accounts/logout/", {"next": invitation.get_absolute_url()})
     assert response.url == invitation.get_absolute_url()
     assert "Sign up" in client.get(response.url).content.decode()
+
+
+def test_an_unverified_address_cannot_accept(client_for, invitation):
+    user = UserFactory(email="invitee@example.com", verified=False)
+    client = client_for(user)
+    for method in (client.get, client.post):
+        response = method(invitation.get_absolute_url())
+        assert response.status_code == 403
+        assert "Confirm <strong>invitee@example.com</strong>" in response.content.decode()
+    assert not Membership.objects.filter(user=user).exists()
+    with pytest.raises(ValidationError, match="Confirm your email"):
+        services.invitation_accept(invitation=invitation, user=user)
+    invitation.refresh_from_db()
+    assert invitation.state == "pending"
+
+
+def test_another_verified_address_of_the_user_does_not_count(client_for, invitation):
+    user = UserFactory(email="invitee@example.com", verified=False)
+    user.emailaddress_set.create(email="other@example.com", verified=True)
+    assert client_for(user).post(invitation.get_absolute_url()).status_code == 403
+
+
+def test_resending_issues_a_new_link_and_kills_the_old_one(client_for, admin, invitee, invitation):
+    old_url = invitation.get_absolute_url()
+    services.invitation_resend(invitation=invitation, actor=admin)
+    invitation.refresh_from_db()
+    assert invitation.get_absolute_url() != old_url
+    client = client_for(invitee)
+    assert client.get(old_url).status_code == 404
+    assert client.post(old_url).status_code == 404
+    assert client.post(invitation.get_absolute_url()).url == "/w/acme/"

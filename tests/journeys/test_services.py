@@ -67,7 +67,6 @@ def test_deleting_a_stage_moves_all_its_steps_signals(journey, place, admin):
     assert {placed_step(s, journey) for s in signals} == {"Churn"}
     assert rollup_totals(journey) == raw_totals(journey)
     assert [name for name, _ in _names(journey)] == [
-        "Discover",
         "Convert",
         "Onboard",
         "Expand",
@@ -78,22 +77,22 @@ def test_deleting_a_stage_moves_all_its_steps_signals(journey, place, admin):
 def test_steps_move_within_and_across_stages(journey, admin):
     trial = step_of(journey, "Trial")
     services.step_move(step=trial, actor=admin, direction="down")
-    assert _names(journey)[2] == ("Onboard", ["Activation", "Trial"])
+    assert _names(journey)[1] == ("Onboard", ["Activation", "Trial"])
     services.step_move(step=trial, actor=admin, direction="down")  # over the edge: next stage
-    assert _names(journey)[2] == ("Onboard", ["Activation"])
-    assert _names(journey)[3][1][0] == "Trial"
+    assert _names(journey)[1] == ("Onboard", ["Activation"])
+    assert _names(journey)[2][1][0] == "Trial"
     services.step_move(step=trial, actor=admin, direction="up")
-    assert _names(journey)[2] == ("Onboard", ["Activation", "Trial"])
-    first = step_of(journey, "Pricing page")
+    assert _names(journey)[1] == ("Onboard", ["Activation", "Trial"])
+    first = step_of(journey, "Checkout")
     assert not services.step_move(step=first, actor=admin, direction="up")
 
 
 def test_stages_move_and_renumber(journey, admin):
     stage = journey.stages.get(name="Expand")
     services.stage_move(stage=stage, actor=admin, direction="up")
-    assert [n for n, _ in _names(journey)][3:5] == ["Expand", "Pay & retain"]
+    assert [n for n, _ in _names(journey)][2:4] == ["Expand", "Pay & retain"]
     positions = list(journey.stages.order_by("position").values_list("position", flat=True))
-    assert positions == list(range(6))
+    assert positions == list(range(5))
 
 
 def test_names_are_required_and_trimmed(journey, admin):

@@ -1,9 +1,14 @@
-"""Processing benchmark: a backlog of pending demo events drained by the real jobs under a real
-`manage.py qcluster`, first with the ORM broker on PostgreSQL, then with the Redis broker.
-Prints events/s for each. Each run gets its own temporary PostgreSQL database.
+"""Processing benchmark: a backlog of pending events drained by the real jobs under a real
+`manage.py qcluster`, with the ORM broker on PostgreSQL and with the Redis broker, for two mixes:
+`demo` (the demo generator: about 11 events per customer over six months) and `new` (the shared
+load generator's events, ../shared/bench/post_events.py: a new customer per event — a new
+workspace's first import, or a billing run across thousands of customers). Prints events/s for
+each. Each run gets its own temporary PostgreSQL database (and the workspace's default journey
+and task rules, as the product makes them).
 
     .venv/bin/python tests/perf/bench_processing.py
-    BENCH_BACKLOG=50000 BENCH_Q_WORKERS=2 BENCH_BROKERS=orm,redis .venv/bin/python tests/perf/...
+    BENCH_BACKLOG=20000 BENCH_Q_WORKERS=2 BENCH_BROKERS=orm,redis BENCH_MIXES=demo,new \
+        BENCH_REDIS_URL=redis://127.0.0.1:6379/1 .venv/bin/python tests/perf/bench_processing.py
 """
 
 import os
@@ -25,6 +30,21 @@ started = time.perf_counter()
 # The demo generator's six months of many customers' lives (about 11 events a customer), so
 # the workload has the demo's mix of types and spreads over customers as real traffic does.
 payloads = demo_events(seed=11, customers=max(1, %(count)d // 10), months=6)[:%(count)d]
+for i in range(0, len(payloads), 2000):
+    events_store(connection=connection, payloads=payloads[i:i + 2000], source="webhook", wake=False)
+print(json.dumps({"seconds": time.perf_counter() - started}))
+"""
+
+LOAD_NEW_CODE = """
+import json, sys, time
+sys.path.insert(0, %(bench)r)
+import post_events
+from billing.pipeline.ingest import events_store
+from billing.models import StripeConnection
+connection = StripeConnection.objects.get(pk=%(connection)d)
+started = time.perf_counter()
+bodies = post_events.build_payloads(%(count)d, 14, "2024-06-20", 3000, False)
+payloads = [json.loads(body) for _, _, body in bodies]
 for i in range(0, len(payloads), 2000):
     events_store(connection=connection, payloads=payloads[i:i + 2000], source="webhook", wake=False)
 print(json.dumps({"seconds": time.perf_counter() - started}))
@@ -59,7 +79,7 @@ def waiting(url: str) -> bool:
     return row is not None
 
 
-def run(broker: str, backlog: int, workers: int) -> float:
+def run(broker: str, backlog: int, workers: int, mix: str = "demo") -> float:
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/1")
     with harness.temp_database("postgres") as url:
         extra = {"Q_WORKERS": str(workers), "DB_CONN_MAX_AGE": "600"}
@@ -68,12 +88,14 @@ def run(broker: str, backlog: int, workers: int) -> float:
 
             extra["REDIS_URL"] = redis_url
             redis.from_url(redis_url).delete("django_q:custory:q")
+        extra["STRIPE_EVENTS_LIB"] = str(Path(__file__).resolve().parent / "stripe_events_lib")
         env = harness.env_for(url, **extra)
         ids = harness.prepare(env)
-        loaded = harness.django_eval(
-            env, LOAD_CODE % {"connection": ids["connection"], "count": backlog}, timeout=900
-        )
-        print(f"  [{broker}] backlog of {backlog} stored in {loaded['seconds']:.1f} s")
+        code = LOAD_NEW_CODE if mix == "new" else LOAD_CODE
+        bench = str(harness.ROOT.parent / "shared" / "bench")
+        values = {"connection": ids["connection"], "count": backlog, "bench": bench}
+        loaded = harness.django_eval(env, code % values, timeout=900)
+        print(f"  [{mix}, {broker}] backlog of {backlog} stored in {loaded['seconds']:.1f} s")
         cluster = harness.start_qcluster(env)
         try:
             time.sleep(3)  # let the cluster start its workers
@@ -89,7 +111,7 @@ def run(broker: str, backlog: int, workers: int) -> float:
             harness.stop_group(cluster)
         counts = remaining(url)
     rate = counts.get("processed", 0) / seconds
-    print(f"  [{broker}] drained in {seconds:.1f} s: {rate:.0f} events/s  (final {counts})")
+    print(f"  [{mix}, {broker}] drained in {seconds:.1f} s: {rate:.0f} events/s  (final {counts})")
     return rate
 
 
@@ -97,13 +119,19 @@ def main() -> None:
     backlog = int(os.environ.get("BENCH_BACKLOG", "50000"))
     workers = int(os.environ.get("BENCH_Q_WORKERS", "2"))
     brokers = os.environ.get("BENCH_BROKERS", "orm,redis").split(",")
+    mixes = os.environ.get("BENCH_MIXES", "demo,new").split(",")
     print(harness.machine())
     print(
         f"processing: {backlog} pending events, qcluster with {workers} workers, "
         f"batch {os.environ.get('CUSTORY_EVENT_BATCH_SIZE', '100')}, PostgreSQL"
     )
-    for broker in brokers:
-        run(broker.strip(), backlog, workers)
+    rates = {}
+    for mix in mixes:
+        for broker in brokers:
+            rates[mix, broker] = run(broker.strip(), backlog, workers, mix.strip())
+    print(harness.machine())
+    for (mix, broker), rate in rates.items():
+        print(f"  {mix:<5} mix, {broker:<5} broker: {rate:>6.0f} events/s")
 
 
 if __name__ == "__main__":

@@ -111,7 +111,13 @@ import json
 from custory import crypto
 from billing.models import StripeConnection, WebhookSecret
 from custory.models import Workspace
-ws, _ = Workspace.objects.get_or_create(slug="bench", defaults={"name": "Bench"})
+ws, created = Workspace.objects.get_or_create(slug="bench", defaults={"name": "Bench"})
+if created:
+    # What a workspace made by the product has: the default journey and task rules.
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+    for path in settings.WORKSPACE_DEFAULTS:
+        import_string(path)(workspace=ws)
 c = StripeConnection.objects.create(workspace=ws, label="Bench", account_id="acct_bench")
 WebhookSecret.objects.create(connection=c, secret_encrypted=crypto.encrypt(%r), hint="bench")
 print(json.dumps({"uuid": str(c.uuid), "workspace": ws.pk, "connection": c.pk}))
@@ -148,6 +154,8 @@ def make_events(count: int, *, seed: int = 7, target_bytes: int = 3000) -> list[
         payload = dict(rng.choice(templates))
         payload["id"] = f"evt_bench{uuid.UUID(int=rng.getrandbits(128)).hex[:20]}"
         payload["created"] = now
+        # The bench connection is in test mode, and events of the other mode are refused.
+        payload["livemode"] = False
         body = json.dumps(payload, separators=(",", ":"))
         if len(body) < target_bytes:
             payload["request"] = {"id": None, "idempotency_key": "x" * (target_bytes - len(body))}
@@ -251,7 +259,15 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> 
     raise RuntimeError(f"nothing listening on {port}")
 
 
-def start_gunicorn(env: dict, port: int, workers: int = 2, threads: int = 1) -> subprocess.Popen:
+def start_gunicorn(
+    env: dict, port: int, workers: int | None = 2, threads: int | None = 1
+) -> subprocess.Popen:
+    """gunicorn with gunicorn.conf.py; workers/threads None keep that file's choice."""
+    sizing = []
+    if workers is not None:
+        sizing += ["--workers", str(workers)]
+    if threads is not None:
+        sizing += ["--threads", str(threads)]
     process = subprocess.Popen(
         [
             PYTHON,
@@ -260,10 +276,7 @@ def start_gunicorn(env: dict, port: int, workers: int = 2, threads: int = 1) -> 
             "custory.wsgi:application",
             "--bind",
             f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
+            *sizing,
             "--log-level",
             "warning",
             "--backlog",

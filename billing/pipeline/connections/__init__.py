@@ -11,7 +11,11 @@ from billing.pipeline.connections.connect import (
     connection_create_endpoint,
     connection_verify_key,
 )
-from billing.pipeline.connections.history import history_import_cancel, history_import_start
+from billing.pipeline.connections.history import (
+    history_import_cancel,
+    history_import_resume,
+    history_import_start,
+)
 from billing.pipeline.connections.revoke import RevokeResult, connection_revoke
 from billing.pipeline.connections.rules import (
     IMPORT_JOB,
@@ -59,6 +63,7 @@ __all__ = [
     "connection_revoke",
     "connection_verify_key",
     "history_import_cancel",
+    "history_import_resume",
     "history_import_start",
     "key_livemode",
     "webhook_secret_add",

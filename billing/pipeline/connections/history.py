@@ -1,13 +1,15 @@
 """Starting and canceling a history import of a connection."""
 
 import logging
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from billing.models import (
-    STRIPE_EVENT_RETENTION,
     HistoryImport,
     ImportStatus,
     StripeConnection,
@@ -24,13 +26,26 @@ from custory.audit import audit_record
 logger = logging.getLogger(__name__)
 
 
-def history_import_start(*, connection: StripeConnection, actor) -> HistoryImport:
-    """Queue an import of the last 30 days of events; one at a time per connection."""
+RUNNING_REFUSED = "An import is already running for this connection; wait for it to finish."
 
+
+def _enqueue(history_import: HistoryImport) -> None:
+    transaction.on_commit(
+        lambda: async_task(
+            IMPORT_JOB, history_import.pk, task_name=f"history-import-{history_import.pk}"
+        )
+    )
+
+
+def history_import_start(
+    *, connection: StripeConnection, actor, since: datetime | None = None, enqueue: bool = True
+) -> HistoryImport:
+    """Queue an import of the history from `since` (None: all of it); one at a time per
+    connection. enqueue=False leaves running it to the caller (stripe_import)."""
     require_active(connection)
     if not connection.api_key_encrypted:
         raise ConnectionRefused(
-            "Importing history needs a restricted API key with Events: Read. Add one first.",
+            "Importing history needs a restricted API key with read access. Add one first.",
             code="no_key",
         )
     try:
@@ -39,7 +54,7 @@ def history_import_start(*, connection: StripeConnection, actor) -> HistoryImpor
             history_import = HistoryImport.objects.create(
                 workspace=connection.workspace,
                 connection=connection,
-                since=timezone.now() - STRIPE_EVENT_RETENTION,
+                since=since,
                 started_by=actor_user(actor),
             )
             audit_record(
@@ -47,21 +62,47 @@ def history_import_start(*, connection: StripeConnection, actor) -> HistoryImpor
                 actor=actor,
                 action="stripe.import_start",
                 target=connection,
-                data={"import_id": history_import.pk, "since": history_import.since.isoformat()},
+                data={
+                    "import_id": history_import.pk,
+                    "since": since.isoformat() if since else "all",
+                },
             )
-            transaction.on_commit(
-                lambda: async_task(
-                    IMPORT_JOB,
-                    history_import.pk,
-                    task_name=f"history-import-{history_import.pk}",
-                )
-            )
+            if enqueue:
+                _enqueue(history_import)
     except IntegrityError:
-        raise ConnectionRefused(
-            "An import is already running for this connection; wait for it to finish.",
-            code="import_running",
-        ) from None
+        raise ConnectionRefused(RUNNING_REFUSED, code="import_running") from None
     return history_import
+
+
+def history_import_resume(*, history_import: HistoryImport, actor, enqueue: bool = True) -> bool:
+    """Queue a canceled, failed or stalled import again: it continues from its cursors. False
+    if it was not stopped (done, or running)."""
+    require_active(history_import.connection)
+    try:
+        with transaction.atomic():
+            locked_active(history_import.connection)
+            stale = timezone.now() - timedelta(seconds=settings.CUSTORY_IMPORT_LEASE_SECONDS)
+            stopped = Q(status__in=[ImportStatus.CANCELED, ImportStatus.FAILED])
+            # A runner killed without a word (a job timed out, a host restarted) stalls it.
+            stalled = Q(status=ImportStatus.RUNNING, heartbeat_at__lt=stale)
+            resumed = (
+                HistoryImport.objects.filter(stopped | stalled, pk=history_import.pk)
+                .exclude(status=ImportStatus.QUEUED)
+                .update(status=ImportStatus.QUEUED, finished_at=None, last_error="", owner="")
+            )
+            if resumed:
+                audit_record(
+                    workspace=history_import.workspace,
+                    actor=actor,
+                    action="stripe.import_resume",
+                    target=history_import.connection,
+                    data={"import_id": history_import.pk},
+                )
+                if enqueue:
+                    _enqueue(history_import)
+    except IntegrityError:
+        raise ConnectionRefused(RUNNING_REFUSED, code="import_running") from None
+    return bool(resumed)
 
 
 def history_import_cancel(*, history_import: HistoryImport, actor) -> bool:

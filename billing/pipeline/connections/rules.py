@@ -25,9 +25,9 @@ class Permission:
     why: str
 
 
-# What a restricted key needs, shown on the settings page and in the "sk_ refused" message.
+# What a restricted key needs, shown on the settings page (the "sk_ refused" message points there).
 REQUIRED_PERMISSIONS: tuple[Permission, ...] = (
-    Permission("Events", "Read", "import the last 30 days of history"),
+    Permission("Events", "Read", "import the last 30 days of events and find gaps"),
     Permission("Customers", "Read", "know who each signal is about"),
     Permission("Subscriptions", "Read", "see plan changes, trials and cancellations"),
     Permission("Invoices", "Read", "see failed and recovered payments"),
@@ -69,17 +69,11 @@ _WEBHOOK_SECRET = re.compile(r"whsec_[A-Za-z0-9+/=]{16,240}")
 _ANY_API_KEY = re.compile(r"(sk|rk|pk)_(test|live)_\S*")
 
 
-_PERMISSION_SENTENCE = "; ".join(
-    f"{p.resource}: {p.access} (to {p.why})" for p in REQUIRED_PERMISSIONS
-)
-
-
+# Short: the permission table sits right above the field. A message, not a secret (S105).
 SECRET_KEY_REFUSED = (
-    "This is a full secret key (sk_…). It can do anything in your Stripe account, including "
-    "moving money, so Custory does not accept it. Create a restricted key instead: in the Stripe "
-    "dashboard open Developers → API keys → Create restricted key, and give it read-only access "
-    f"to: {_PERMISSION_SENTENCE}. Add {OPTIONAL_PERMISSION.resource}: "
-    f"{OPTIONAL_PERMISSION.access} {OPTIONAL_PERMISSION.why}. Then paste the rk_… key here."
+    "This is a full secret key (sk_…): it can move money, so Custory does not accept it. "  # noqa: S105
+    "Create a restricted key (Stripe dashboard → Developers → API keys → Create restricted key) "
+    "with the read permissions listed on the Stripe settings page, then paste the rk_… key here."
 )
 
 

@@ -31,6 +31,19 @@ def price_obj(plan: Plan, currency: str, product: str) -> dict[str, Any]:
     }
 
 
+def unique_name(taken: set[str], first: str, last: str) -> str:
+    """The drawn name, or the next free one in a fixed order (no extra draws: the demo's
+    history stays the same for a seed)."""
+    firsts, lasts = FIRST_NAMES, LAST_NAMES + [f"{a}-{b}" for a in LAST_NAMES for b in LAST_NAMES]
+    start_first, start_last = firsts.index(first), lasts.index(last)
+    for offset in range(len(firsts) * len(lasts)):
+        f = firsts[(start_first + offset // len(lasts)) % len(firsts)]
+        candidate = f"{f} {lasts[(start_last + offset) % len(lasts)]}"
+        if candidate not in taken:
+            return candidate
+    return f"{first} {last} {len(taken)}"
+
+
 class DemoCustomer:
     """A customer, its one subscription and its payments, emitting events as they change."""
 
@@ -44,7 +57,8 @@ class DemoCustomer:
         company = rng.choice(COMPANIES)
         self.id = stream.new_id("cus")
         self.email = f"{first}.{last}{index}@{company}.example".lower()
-        self.name = f"{first} {last}"
+        self.name = unique_name(stream.names, first, last)
+        stream.names.add(self.name)
         self.company = company
         self.sub: dict[str, Any] = {}
         self.charges: list[dict[str, Any]] = []

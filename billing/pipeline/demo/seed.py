@@ -1,6 +1,7 @@
 """Seeding a workspace with the demo history, through the pipeline's own ingestion and jobs."""
 
 import secrets
+from collections.abc import Callable
 
 from billing.models import ConnectionStatus, EventSource, StripeConnection
 from billing.pipeline.connections import connection_create
@@ -34,10 +35,15 @@ def demo_connection(*, workspace, actor) -> StripeConnection:
 
 
 def demo_seed(
-    *, workspace, actor, seed: int = 7, customers: int = 300, months: int = 6
+    *,
+    workspace,
+    actor,
+    seed: int = 7,
+    customers: int = 300,
+    months: int = 6,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[int, int]:
-    """Store the demo history through the ingestion path and process it; return (stored,
-    processed). Running it again stores and processes nothing new."""
+    """Store and process the demo history (again: nothing new); return (stored, processed)."""
     connection = demo_connection(workspace=workspace, actor=actor)
     payloads = demo_events(seed=seed, customers=customers, months=months)
     stored = events_store(
@@ -47,4 +53,6 @@ def demo_seed(
     processed = 0
     while claimed := events_process_batch():
         processed += claimed
+        if progress is not None:
+            progress(processed, stored)
     return stored, processed

@@ -14,6 +14,7 @@ class EventStream:
         self.start, self.end = start, end
         self.events: list[dict[str, Any]] = []
         self.counter = 0
+        self.names: set[str] = set()  # customer names given so far: the demo repeats none
 
     def new_id(self, prefix: str) -> str:
         """A Stripe-looking id with `prefix`, unique in this stream."""

@@ -4,6 +4,7 @@ from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.test import override_settings
 
 from billing.pipeline.demo import demo_seed
 from custory import services
@@ -21,8 +22,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--password", default="custory-demo", help="password for all three")
+        parser.add_argument(
+            "--quiet",
+            action="store_true",
+            help="one progress line, no sign-in lines and no demo emails (bin/run prints its own)",
+        )
 
-    def handle(self, *args, password: str, **options):
+    def handle(self, *args, password: str, quiet: bool = False, **options):
         with transaction.atomic():
             users = {}
             for email, name, role in DEMO_USERS:
@@ -40,6 +46,11 @@ class Command(BaseCommand):
                 Membership.objects.update_or_create(
                     workspace=workspace, user=user, defaults={"role": role}
                 )
+        if quiet:
+            # The demo's task-assignment emails would bury bin/run's own lines.
+            with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
+                self.seed_billing(workspace, progress=self._progress)
+            return
         self.seed_billing(workspace)
         self.stdout.write(
             self.style.SUCCESS(f"Demo workspace ready: {settings.SITE_URL}/w/{workspace.slug}/")
@@ -52,8 +63,22 @@ class Command(BaseCommand):
             user=user, email=user.email, defaults={"verified": True, "primary": True}
         )
 
-    def seed_billing(self, workspace):
+    def _progress(self, done: int, total: int) -> None:
+        """One line, rewritten in place: "Seeding the demo: 1,200 of 5,400 events (22%)"."""
+        share = f" ({done * 100 // total}%)" if total else ""
+        self.stdout.write(f"\r==> Seeding the demo: {done:,} of {total:,} events{share}", ending="")
+        self.stdout.flush()
+
+    def seed_billing(self, workspace, progress=None):
         """Six months of demo Stripe history, stored and processed as webhooks would be."""
         admin = Membership.objects.filter(workspace=workspace, role=Role.ADMIN).first()
-        stored, processed = demo_seed(workspace=workspace, actor=admin.user if admin else None)
+        if progress is not None:
+            self.stdout.write("==> Seeding the demo: storing six months of events", ending="")
+            self.stdout.flush()
+        stored, processed = demo_seed(
+            workspace=workspace, actor=admin.user if admin else None, progress=progress
+        )
+        if progress is not None:
+            self.stdout.write(f"\r==> Demo seeded: {stored:,} new events, {processed:,} processed.")
+            return
         self.stdout.write(f"  Stripe demo history: {stored} new events, {processed} processed")

@@ -1,0 +1,89 @@
+"""bin/run prints its URL and sign-in lines last and stops everything within 10 s of a signal."""
+
+import contextlib
+import os
+import queue
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from billing.pipeline.demo import demo_seed
+
+REPO = Path(__file__).resolve().parents[2]
+STARTUP_TIMEOUT = 120
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _session_pids(sid: int) -> list[int]:
+    out = subprocess.run(
+        ["ps", "-eo", "sid=,pid="], capture_output=True, text=True, timeout=10, check=True
+    ).stdout
+    return [int(pid) for s, pid in (line.split() for line in out.splitlines()) if int(s) == sid]
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory):
+    return f"sqlite:///{tmp_path_factory.mktemp('run')}/run.sqlite3"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "Ctrl-C"])
+def test_bin_run_stops_web_and_qcluster_within_10_s(database, sig):
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+    env |= {"DATABASE_URL": database, "PORT": str(_free_port()), "SEED_DEMO": "0"}
+    env |= {"WEB_WORKERS": "1", "Q_WORKERS": "1", "SKIP_INSTALL": "1"}
+    proc = subprocess.Popen(
+        ["bash", "bin/run"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    seen: list[str] = []
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not any("Press Ctrl-C to stop" in line for line in seen):
+            assert time.monotonic() < deadline, "".join(seen)
+            try:
+                seen.append(lines.get(timeout=1))
+            except queue.Empty:
+                assert proc.poll() is None, "".join(seen)
+        time.sleep(1)  # let the qcluster start its workers
+        assert len(_session_pids(proc.pid)) >= 3, "web server and qcluster are running"
+        started = time.monotonic()
+        os.kill(proc.pid, sig)
+        proc.wait(timeout=15)
+        elapsed = time.monotonic() - started
+        assert elapsed < 10, f"stopping took {elapsed:.1f} s"
+        time.sleep(0.3)
+        assert _session_pids(proc.pid) == [], "every process of bin/run has exited"
+        text = "".join(seen)
+        assert "Custory is running at" in text
+        assert text.rstrip().endswith("Press Ctrl-C to stop.")
+    finally:
+        for pid in _session_pids(proc.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def test_seeding_reports_progress(workspace, admin):
+    calls = []
+    stored, processed = demo_seed(
+        workspace=workspace, actor=admin, customers=10, progress=lambda *a: calls.append(a)
+    )
+    assert calls and calls[-1] == (processed, stored)
