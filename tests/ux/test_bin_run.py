@@ -49,10 +49,12 @@ def database(tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "Ctrl-C"])
-def test_bin_run_stops_web_and_qcluster_within_10_s(database, sig):
+def test_bin_run_stops_web_and_qcluster_within_10_s(database, sig, tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DJANGO_SETTINGS_MODULE")}
     env |= {"DATABASE_URL": database, "PORT": str(_free_port()), "SEED_DEMO": "0"}
     env |= {"WEB_WORKERS": "1", "Q_WORKERS": "1", "SKIP_INSTALL": "1"}
+    # Its own static root: the suite scans var/staticfiles while collectstatic rewrites it.
+    env |= {"STATIC_ROOT": str(tmp_path / "static")}
     proc = subprocess.Popen(
         ["bash", "bin/run"],
         cwd=REPO,
