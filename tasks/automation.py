@@ -93,9 +93,23 @@ def _apply_workspace(workspace_id: int, signals: list[RevenueSignal]) -> None:
         signal__in=acting, step__isnull=False
     ).values_list("signal_id", "step__uuid"):
         placed_on[signal_id].add(str(step_uuid))
+    # Closing and noting act only on an open task: one query says which (rule, customer) pairs
+    # may have one, instead of a query and a savepoint per pair.
+    maybe_open = set(
+        FollowUpTask.objects.filter(
+            rule__in=rules, customer_id__in={signal.customer_id for signal in acting}
+        )
+        .open()
+        .values_list("rule_id", "customer_id")
+    )
     for signal, rule in pairs:
         if (rule.id, signal.id) in already:
             continue
+        needs_task = signal.kind in rule.resolve_kinds or signal.kind in rule.annotate_kinds
+        if needs_task and (rule.id, signal.customer_id) not in maybe_open:
+            continue
+        if not needs_task:
+            maybe_open.add((rule.id, signal.customer_id))
         try:
             with transaction.atomic():
                 _apply_rule(
