@@ -85,3 +85,102 @@ def invoice_outcomes_subscription_canceled(*, event: StripeEvent, state: Subscri
         _lose(row, at, "canceled")
         if (row.lost_at, row.lost_reason) != before:
             row.save(update_fields=["lost_at", "lost_reason"])
+
+
+class FailedInvoiceRows:
+    """invoice_outcome_record and invoice_outcomes_subscription_canceled for a batch of events:
+    the rows read (and locked) once, merged in memory in event order, written at the end."""
+
+    def __init__(self, keys: set[tuple[int, str]], canceled_at):
+        # canceled_at(workspace_id, subscription_id) -> when it was canceled, or None.
+        self.canceled_at = canceled_at
+        self.rows: dict[tuple[int, str], FailedInvoice | None] = {}
+        self.new: set[tuple[int, str]] = set()
+        self.dirty: set[tuple[int, str]] = set()
+        self._load(keys)
+
+    def _load(self, keys) -> None:
+        by_workspace: dict[int, list[str]] = {}
+        for workspace_id, invoice_id in sorted(keys):
+            if (workspace_id, invoice_id) not in self.rows:
+                by_workspace.setdefault(workspace_id, []).append(invoice_id)
+                self.rows[workspace_id, invoice_id] = None
+        for workspace_id, invoice_ids in by_workspace.items():
+            self._take(
+                FailedInvoice.objects.filter(workspace_id=workspace_id, invoice_id__in=invoice_ids)
+            )
+
+    def _take(self, rows) -> None:
+        for row in rows.order_by("invoice_id").select_for_update():
+            key = (row.workspace_id, row.invoice_id)
+            if self.rows.get(key) is None:
+                self.rows[key] = row
+
+    def record(
+        self, *, event: StripeEvent, customer: Customer | None, outcome: InvoiceOutcome | None
+    ) -> None:
+        if outcome is None:
+            return
+        key = (event.workspace_id, outcome.invoice_id[:255])
+        if key not in self.rows:
+            self._load({key})
+        row = self.rows[key]
+        if row is None:
+            if outcome.failed_at is None and outcome.lost_at is None:
+                return
+            row = self.rows[key] = FailedInvoice(
+                workspace_id=event.workspace_id,
+                connection_id=event.connection_id,
+                livemode=event.livemode,
+                invoice_id=key[1],
+            )
+            self.new.add(key)
+        _merge(row, outcome)
+        if customer is not None and row.customer_id is None:
+            row.customer = customer
+        if row.subscription_stripe_id:
+            canceled = self.canceled_at(event.workspace_id, row.subscription_stripe_id)
+            if canceled is not None:
+                _lose(row, canceled, "canceled")
+        self.dirty.add(key)
+
+    def subscription_canceled(self, *, event: StripeEvent, state: SubscriptionState) -> None:
+        if state.status != "canceled":
+            return
+        at = state.canceled_at or event.created
+        self._take(
+            FailedInvoice.objects.filter(
+                workspace_id=event.workspace_id, subscription_stripe_id=state.stripe_id
+            )
+        )
+        for key, row in self.rows.items():
+            if row is None or key[0] != event.workspace_id:
+                continue
+            if row.subscription_stripe_id != state.stripe_id:
+                continue
+            before = (row.lost_at, row.lost_reason)
+            _lose(row, at, "canceled")
+            if (row.lost_at, row.lost_reason) != before:
+                self.dirty.add(key)
+
+    def save(self) -> None:
+        # A row another worker created meanwhile makes this insert fail, and the batch with it:
+        # applied again one event at a time, each finds and merges into that row.
+        FailedInvoice.objects.bulk_create([self.rows[key] for key in sorted(self.new)])
+        changed = [self.rows[key] for key in sorted(self.dirty - self.new)]
+        if changed:
+            FailedInvoice.objects.bulk_update(changed, MERGED_FIELDS)
+
+
+MERGED_FIELDS = [
+    "customer",
+    "currency",
+    "subscription_stripe_id",
+    "amount",
+    "attempts",
+    "amount_paid",
+    "first_failed_at",
+    "paid_at",
+    "lost_at",
+    "lost_reason",
+]

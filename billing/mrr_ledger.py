@@ -33,8 +33,19 @@ def mrr_points_record(
 ) -> None:
     """Keep what the event says about its subscription's MRR, then rebuild the customer's
     movements (the customer row is locked, so concurrent events rebuild one after another)."""
-    if customer is None:
+    points = mrr_points_of(event=event, customer=customer, facts=facts)
+    if not points:
         return
+    MrrPoint.objects.bulk_create(points, ignore_conflicts=True)
+    if rebuild:
+        Customer.objects.select_for_update().filter(pk=customer.pk).first()
+        customer_movements_rebuild(customer=customer)
+
+
+def mrr_points_of(*, event: StripeEvent, customer: Customer | None, facts: Facts) -> list[MrrPoint]:
+    """The MRR points an event gives its customer (unsaved)."""
+    if customer is None:
+        return []
     points = []
     state = facts.subscription
     base = {"workspace_id": event.workspace_id, "customer": customer, "at": event.created}
@@ -67,12 +78,7 @@ def mrr_points_record(
                 paid=True,
             )
         )
-    if not points:
-        return
-    MrrPoint.objects.bulk_create(points, ignore_conflicts=True)
-    if rebuild:
-        Customer.objects.select_for_update().filter(pk=customer.pk).first()
-        customer_movements_rebuild(customer=customer)
+    return points
 
 
 @dataclass
@@ -94,11 +100,25 @@ class _Sub:
 
 def customer_movements_rebuild(*, customer: Customer, from_start: bool | None = None) -> None:
     """Replace the customer's movements by those its points imply."""
-    if from_start is None:
-        from_start = trials_from_start(customer.workspace_id)
-    points = MrrPoint.objects.filter(customer=customer).order_by(
-        "at", "event_stripe_id", "subscription_stripe_id"
-    )
+    customers_movements_rebuild(customers=[customer], from_start=from_start)
+
+
+def customers_movements_rebuild(
+    *, customers: list[Customer], from_start: bool | None = None
+) -> None:
+    """customer_movements_rebuild for many customers at once: one read, one delete, one insert."""
+    if not customers:
+        return
+    by_pk = {customer.pk: customer for customer in customers}
+    trials = {
+        ws: trials_from_start(ws) if from_start is None else from_start
+        for ws in {customer.workspace_id for customer in customers}
+    }
+    points = defaultdict(list)
+    for point in MrrPoint.objects.filter(customer_id__in=by_pk).order_by(
+        "customer_id", "at", "event_stripe_id", "subscription_stripe_id"
+    ):
+        points[point.customer_id].append(point)
     movements = [
         MrrMovement(
             workspace_id=customer.workspace_id,
@@ -111,9 +131,12 @@ def customer_movements_rebuild(*, customer: Customer, from_start: bool | None = 
             amount=amount,
             mrr_after=after,
         )
-        for at, kind, currency, amount, after in movements_of(list(points), from_start)
+        for customer in by_pk.values()
+        for at, kind, currency, amount, after in movements_of(
+            points[customer.pk], trials[customer.workspace_id]
+        )
     ]
-    MrrMovement.objects.filter(customer=customer).delete()
+    MrrMovement.objects.filter(customer_id__in=by_pk).delete()
     MrrMovement.objects.bulk_create(movements)
 
 

@@ -1,22 +1,27 @@
-"""Turning one stored StripeEvent into Customer/Subscription state and RevenueSignals.
+"""Turning stored StripeEvents into Customer/Subscription state and RevenueSignals.
 
-The pipeline calls event_apply inside its transaction for one claimed event. What an event says
-comes from billing.normalize (pure); here it becomes rows:
+The pipeline applies a claimed group of events inside events_batch, in its transaction (a lone
+event is a batch of one; the history import's pages use events_apply_batch). What an event says
+comes from billing.normalize (pure); here it becomes rows, set-based per group
+(billing.pipeline.batch_rows): the group's customers, subscriptions and failed invoices are read
+and locked once, each event changes them in turn in memory, and they are written once at the end:
 - Customer and Subscription take the state of the newest event by Stripe `created` (ties broken
-  by event id), with conditional updates, so any delivery order ends in the same state;
-- signals are unique per (event, kind), so reapplying an event creates nothing new;
+  by event id), so any delivery order ends in the same state;
+- signals are unique per (event, kind) and per fact, so reapplying an event creates nothing new;
 - new signals are placed on journey steps and run through the task rules, in this transaction.
 """
 
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 
-from django.db.models import F, Q
+from django.db import transaction
+from django.db.models import F, Min, Q
 
 from billing.discounts import discounts_apply
-from billing.invoice_outcomes import (
-    invoice_outcome_record,
-    invoice_outcomes_subscription_canceled,
-)
+from billing.invoice_outcomes import FailedInvoiceRows
 from billing.models import (
     Customer,
     EventSource,
@@ -26,151 +31,427 @@ from billing.models import (
     StripeEvent,
     Subscription,
 )
-from billing.mrr_ledger import mrr_points_record
+from billing.mrr_ledger import customers_movements_rebuild, mrr_points_of
 from billing.normalize import (
-    CustomerState,
     Facts,
     PaidInvoice,
     SignalFact,
-    SubscriptionState,
     normalize_event,
 )
 from billing.normalize.common import compact, iso
 from billing.normalize.fact_keys import fact_key
 from billing.normalize.payments import FAILURE_KEYS
-from billing.normalize.subscriptions import COUNTED_STATUSES
+from billing.pipeline.batch_rows import CustomerRows, SubscriptionRows, totals_of
+from billing.revenue_models import MrrPoint
 from billing.signal_details import details_clean
 from journeys.placement import place_signals
 from tasks.automation import task_rules_apply
 from tasks.outbound_events import signals_announce
 
-# Which subscription status a customer shows when it has several.
-STATUS_RANK = ["active", "past_due", "trialing", "unpaid", "paused", "incomplete", "canceled"]
-
 
 def event_apply(*, event: StripeEvent) -> list[RevenueSignal]:
     """Apply an event's facts; return the signals it newly created (none when reprocessed)."""
-    signals = _apply_one(event)
-    if signals:
-        place_signals(signals=signals)
-        task_rules_apply(signals=signals)
-        signals_announce(signals=signals)
-    return signals
+    # In an events_batch of this event, the signals are saved and placed at the batch's end.
+    scope = _scope.get()
+    if scope is not None and event.pk in scope.event_ids:
+        return scope.apply(event)
+    with events_batch([event]) as scope:
+        return scope.apply(event)
 
 
 def events_apply_batch(*, events: list[StripeEvent]) -> list[RevenueSignal]:
     """Apply events in order in the caller's transaction, then place, rule and announce their
     new signals at once (the history import's pages)."""
-    signals = [signal for event in events for signal in _apply_one(event)]
-    if signals:
-        place_signals(signals=signals)
-        task_rules_apply(signals=signals)
-        signals_announce(signals=signals)
-    return signals
+    with events_batch(events) as scope:
+        for event in events:
+            scope.apply(event)
+    return scope.signals
 
 
-def _apply_one(event: StripeEvent) -> list[RevenueSignal]:
-    payload = event.payload if isinstance(event.payload, dict) else {}
-    facts = normalize_event(payload)
+class _Scope:
+    """An open events_batch: its events, read together on the first apply."""
+
+    def __init__(self, events: list[StripeEvent]):
+        self.events = events
+        self.event_ids = {event.pk for event in events}
+        self.batch: _Batch | None = None
+        self.signals: list[RevenueSignal] = []
+
+    def apply(self, event: StripeEvent) -> list[RevenueSignal]:
+        if self.batch is None:
+            self.batch = _Batch(self.events)
+        signals = _apply_one(event, self.batch)
+        self.signals += signals
+        return signals
+
+    def finish(self) -> None:
+        if self.batch is None:
+            return
+        self.batch.save()
+        if self.signals:
+            place_signals(signals=self.signals)
+            task_rules_apply(signals=self.signals)
+            signals_announce(signals=self.signals)
+
+
+_scope: ContextVar[_Scope | None] = ContextVar("custory_events_batch", default=None)
+
+
+@contextmanager
+def events_batch(events: list[StripeEvent]) -> Iterator[_Scope]:
+    """Within the block, event_apply of these events works set-based: the batch's rows are
+    read and locked once, and written (with the signals' placements and task rules) at the
+    end of the block, in the caller's transaction."""
+    scope = _Scope(events)
+    token = _scope.set(scope)
+    try:
+        with transaction.atomic():
+            yield scope
+            scope.finish()
+    finally:
+        _scope.reset(token)
+
+
+def _payload(event: StripeEvent) -> dict:
+    return event.payload if isinstance(event.payload, dict) else {}
+
+
+class _Batch:
+    """What a batch of events reads once, and the writes it keeps for its end."""
+
+    def __init__(self, events: list[StripeEvent]):
+        self.facts = {event.pk: normalize_event(_payload(event)) for event in events}
+        customers, subscriptions, invoices = {}, {}, set()
+        for event in events:
+            facts = self.facts[event.pk]
+            if facts.customer_id:
+                customers.setdefault((event.workspace_id, facts.customer_id), (event, facts))
+            if facts.invoice_outcome is not None:
+                invoices.add((event.workspace_id, facts.invoice_outcome.invoice_id[:255]))
+        self.customers = CustomerRows(customers)
+        for event in events:
+            facts = self.facts[event.pk]
+            if facts.subscription is not None and facts.subscription.stripe_id:
+                customer = self.customers.rows.get((event.workspace_id, facts.customer_id))
+                key = (event.workspace_id, facts.subscription.stripe_id)
+                subscriptions.setdefault(key, (event, facts.subscription, customer))
+        self.subscriptions = SubscriptionRows(subscriptions)
+        self.subscriptions.canceled_read(
+            (event.workspace_id, outcome.subscription_id[:255])
+            for event in events
+            if (outcome := self.facts[event.pk].invoice_outcome) and outcome.subscription_id
+        )
+        self.outcomes = FailedInvoiceRows(invoices, self.subscriptions.canceled_at)
+        self.kinds: dict[int, set[str]] = {event.pk: set() for event in events}
+        for event_id, kind in RevenueSignal.objects.filter(event__in=events).values_list(
+            "event_id", "kind"
+        ):
+            self.kinds[event_id].add(kind)
+        self.known: dict[tuple[int, str], RevenueSignal | None] = {}
+        for workspace_id, keys in _fact_keys(events, self.facts).items():
+            self.signals_known(workspace_id, keys)
+        self.failures: dict[tuple[int, str], datetime | None] = {}
+        self.payments: dict[tuple[int, str], RevenueSignal | None] = {}
+        self._invoices_read(events)
+        self.failure_rows: dict[int, set[tuple]] = defaultdict(set)
+        self.failure_ids: set[tuple[int, str, str]] = set()
+        self._failures_prefetch(events)
+        self.signals: list[RevenueSignal] = []
+        self.points: list[MrrPoint] = []
+        self.movements_due: dict[int, Customer] = {}
+        self.charge_customers: dict[tuple[int, str], int] = {}
+
+    def kinds_of(self, event: StripeEvent) -> set[str]:
+        """The kinds of signal the event already has (it may be one outside the batch)."""
+        if event.pk not in self.kinds:
+            self.kinds[event.pk] = set(
+                RevenueSignal.objects.filter(event=event).values_list("kind", flat=True)
+            )
+        return self.kinds[event.pk]
+
+    def signals_known(self, workspace_id: int, keys: list[str]) -> dict[str, RevenueSignal]:
+        """The stored signals of these facts, by fact key; read once per batch."""
+        missing = sorted({k for k in keys if (workspace_id, k) not in self.known})
+        if missing:
+            self.known.update({(workspace_id, key): None for key in missing})
+            for signal in (
+                RevenueSignal.objects.filter(workspace_id=workspace_id, fact_key__in=missing)
+                # The unique index is partial (fact_key <> ''): saying so lets SQLite use it.
+                .exclude(fact_key="")
+                .annotate(event_source=F("event__source"))
+            ):
+                self.known[workspace_id, signal.fact_key] = signal
+        found = {key: self.known[workspace_id, key] for key in keys}
+        return {key: signal for key, signal in found.items() if signal is not None}
+
+    def _invoices_read(self, events: list[StripeEvent]) -> None:
+        """For the batch's paid invoices, their first failure; for its failures, their invoice's
+        payment: what recoveries are made of, read at once."""
+        paid, failed = defaultdict(set), defaultdict(set)
+        for event in events:
+            facts = self.facts[event.pk]
+            if facts.paid_invoice is not None and _needs_first_failure(facts.paid_invoice):
+                paid[event.workspace_id].add(facts.paid_invoice.invoice_id)
+            for fact in facts.signals:
+                if fact.kind == SignalKind.PAYMENT_FAILED and fact.object_id:
+                    failed[event.workspace_id].add(fact.object_id[:255])
+        for workspace_id, invoice_ids in paid.items():
+            self._failures_read(workspace_id, invoice_ids)
+        for workspace_id, invoice_ids in failed.items():
+            self._payments_read(workspace_id, invoice_ids)
+
+    def _failures_read(self, workspace_id: int, invoice_ids) -> None:
+        self.failures.update({(workspace_id, invoice_id): None for invoice_id in invoice_ids})
+        for invoice_id, first in (
+            RevenueSignal.objects.filter(
+                workspace_id=workspace_id,
+                kind=SignalKind.PAYMENT_FAILED,
+                object_id__in=invoice_ids,
+            )
+            .values_list("object_id")
+            .annotate(first=Min("occurred_at"))
+            .order_by()
+        ):
+            self.failures[workspace_id, invoice_id] = first
+
+    def _payments_read(self, workspace_id: int, invoice_ids) -> None:
+        self.payments.update({(workspace_id, invoice_id): None for invoice_id in invoice_ids})
+        for signal in RevenueSignal.objects.filter(
+            workspace_id=workspace_id,
+            kind=SignalKind.PAYMENT_SUCCEEDED,
+            object_id__in=invoice_ids,
+            event__type="invoice.paid",
+        ).select_related("event"):
+            if self.payments.get((workspace_id, signal.object_id)) is None:
+                self.payments[workspace_id, signal.object_id] = signal
+
+    def _failures_prefetch(self, events: list[StripeEvent]) -> None:
+        wanted: dict[int, dict] = defaultdict(
+            lambda: {"charge_id": set(), "payment_intent_id": set()}
+        )
+        for event in events:
+            facts = self.facts[event.pk]
+            for fact in facts.signals:
+                if fact.kind == SignalKind.PAYMENT_FAILED and fact.details.get("invoice_id"):
+                    for name in ("charge_id", "payment_intent_id"):
+                        if fact.details.get(name):
+                            wanted[event.workspace_id][name].add(fact.details[name])
+        for workspace_id, ids in wanted.items():
+            self._failure_rows_read(workspace_id, ids)
+
+    def _failure_rows_read(self, workspace_id: int, ids: dict) -> None:
+        lookup = Q()
+        for name in ("charge_id", "payment_intent_id"):
+            values = {value for value in ids[name] if value}
+            self.failure_ids.update((workspace_id, name, value) for value in values)
+            if values:
+                lookup |= Q(**{f"{name}__in": sorted(values)})
+        if not lookup:
+            return
+        self.failure_rows[workspace_id].update(
+            PaymentFailure.objects.filter(workspace_id=workspace_id)
+            .filter(lookup)
+            .values_list(*FAILURE_ROW)
+        )
+
+    def failures_of(self, workspace_id: int, ids: dict) -> list[tuple]:
+        """Stored PaymentFailure rows (FAILURE_ROW) of a payment's charge or payment intent."""
+        wanted = {name: ids.get(name) or "" for name in ("charge_id", "payment_intent_id")}
+        missing = {
+            name: {value}
+            for name, value in wanted.items()
+            if value and (workspace_id, name, value) not in self.failure_ids
+        }
+        if missing:
+            self._failure_rows_read(
+                workspace_id, {"charge_id": set(), "payment_intent_id": set(), **missing}
+            )
+        charge, intent = wanted["charge_id"], wanted["payment_intent_id"]
+        return sorted(
+            row
+            for row in self.failure_rows[workspace_id]
+            if (charge and row[0] == charge) or (intent and row[1] == intent)
+        )
+
+    def first_failure(self, workspace_id: int, invoice_id: str) -> datetime | None:
+        """When the invoice's first stored payment_failed signal happened, if any."""
+        if (workspace_id, invoice_id) not in self.failures:
+            self.signals_save()
+            self._failures_read(workspace_id, [invoice_id])
+        return self.failures[workspace_id, invoice_id]
+
+    def invoice_payment(self, workspace_id: int, invoice_id: str) -> RevenueSignal | None:
+        """The payment_succeeded signal of the invoice's invoice.paid event, if stored."""
+        if (workspace_id, invoice_id) not in self.payments:
+            self.signals_save()
+            self._payments_read(workspace_id, [invoice_id])
+        return self.payments[workspace_id, invoice_id]
+
+    def signals_save(self) -> None:
+        """Insert the signals made so far (at the end, or before a read that needs them)."""
+        # The pipeline claims an event before applying it, so a conflict here means two workers
+        # applied one event (or one fact) at once; the IntegrityError fails this attempt and the
+        # retry finds the other's signals.
+        RevenueSignal.objects.bulk_create(self.signals)
+        self.signals = []
+
+    def signals_add(self, event: StripeEvent, signals: list[RevenueSignal]) -> None:
+        self.signals += signals
+        for signal in signals:
+            signal.event_source = event.source
+            self.kinds_of(event).add(signal.kind)
+            self.known[event.workspace_id, signal.fact_key] = signal
+            key = (event.workspace_id, signal.object_id)
+            if signal.kind == SignalKind.PAYMENT_FAILED and key in self.failures:
+                first = self.failures[key]
+                if first is None or signal.occurred_at < first:
+                    self.failures[key] = signal.occurred_at
+            paid = signal.kind == SignalKind.PAYMENT_SUCCEEDED and event.type == "invoice.paid"
+            if paid and key in self.payments and self.payments[key] is None:
+                self.payments[key] = signal
+
+    def points_add(self, event: StripeEvent, customer: Customer | None, facts: Facts) -> None:
+        points = mrr_points_of(event=event, customer=customer, facts=facts)
+        if points:
+            self.points += points
+            self.movements_due[customer.pk] = customer
+
+    def points_save(self) -> None:
+        MrrPoint.objects.bulk_create(self.points, ignore_conflicts=True)
+        self.points = []
+
+    def save(self) -> None:
+        self.signals_save()
+        self.subscriptions.save()
+        self.customers.save()
+        self.outcomes.save()
+        self.points_save()
+        # Customers met through a charge were not locked with the batch's own.
+        outside = sorted(set(self.movements_due) - set(self.customers.by_pk))
+        if outside:
+            list(Customer.objects.filter(pk__in=outside).order_by("pk").select_for_update())
+        customers_movements_rebuild(customers=list(self.movements_due.values()))
+        self._charge_customers_save()
+
+    def _charge_customers_save(self) -> None:
+        """A dispute or refund seen before its charge's payment gets its customer now."""
+        by_workspace: dict[int, dict[str, int]] = {}
+        for (workspace_id, charge_id), customer_id in self.charge_customers.items():
+            by_workspace.setdefault(workspace_id, {})[charge_id] = customer_id
+        for workspace_id, customers in by_workspace.items():
+            orphans = RevenueSignal.objects.filter(
+                workspace_id=workspace_id, customer=None, details__charge_id__in=list(customers)
+            ).values_list("pk", "details__charge_id")
+            by_customer: dict[int, list[int]] = {}
+            for pk, charge_id in orphans:
+                by_customer.setdefault(customers[charge_id], []).append(pk)
+            for customer_id, pks in sorted(by_customer.items()):
+                RevenueSignal.objects.filter(pk__in=pks).update(customer_id=customer_id)
+
+
+FAILURE_ROW = ("charge_id", "payment_intent_id", *FAILURE_KEYS)
+
+
+def _failure_row(row: PaymentFailure) -> tuple:
+    return tuple(getattr(row, name) for name in FAILURE_ROW)
+
+
+def _fact_keys(events: list[StripeEvent], facts: dict[int, Facts]) -> dict[int, list[str]]:
+    """The fact keys the batch's signals will have, by workspace, to look them up at once."""
+    keys: dict[int, list[str]] = {}
+    for event in events:
+        event_facts = facts[event.pk]
+        signal_facts = list(event_facts.signals)
+        if event_facts.paid_invoice is not None:
+            paid = event_facts.paid_invoice
+            signal_facts.append(
+                SignalFact(kind=SignalKind.PAYMENT_RECOVERED, object_id=paid.invoice_id)
+            )
+        keys.setdefault(event.workspace_id, []).extend(
+            fact_key(fact, event_id=event.stripe_id) for fact in signal_facts
+        )
+    return keys
+
+
+def _apply_one(event: StripeEvent, batch: _Batch) -> list[RevenueSignal]:
+    facts = batch.facts[event.pk]
+    if facts.discount_shares:
+        batch.points_save()  # revaluing reads the stored points
     discounts_apply(event=event, facts=facts)
-    customer = _customer_upsert(event, facts)
+    customer = batch.customers.apply(event, facts)
     if facts.subscription is not None and facts.subscription.stripe_id:
-        _subscription_upsert(event, facts.subscription, customer)
-        invoice_outcomes_subscription_canceled(event=event, state=facts.subscription)
+        changed = batch.subscriptions.apply(event, facts.subscription, customer)
+        if changed is not None:
+            batch.customers.subscription_changed(*changed)
+        if customer is not None:
+            batch.customers.totals_refresh(customer.pk)
+        batch.outcomes.subscription_canceled(event=event, state=facts.subscription)
     if customer is None and facts.charge_id:
-        customer = _customer_of_charge(event, facts.charge_id)
+        customer = _customer_of_charge(event, facts.charge_id, batch)
     signal_facts = list(facts.signals)
     for fact in signal_facts:
         if fact.kind == SignalKind.PAYMENT_FAILED and fact.details.get("invoice_id"):
-            fact.details = {**_failure_known(event, fact.details), **fact.details}
+            fact.details = {**_failure_known(event, fact.details, batch), **fact.details}
     if facts.paid_invoice is not None:
-        recovered = _recovery(event, facts.paid_invoice)
+        recovered = _recovery(event, facts.paid_invoice, batch)
         if recovered is not None:
             signal_facts.append(recovered)
-    signals = _signals_create(event, customer, facts, signal_facts)
+    signals = _signals_create(event, customer, facts, signal_facts, batch)
     if customer is not None and facts.charge_id and signals:
-        # A dispute or refund seen before its charge's payment gets its customer now.
-        RevenueSignal.objects.filter(
-            workspace_id=event.workspace_id, customer=None, details__charge_id=facts.charge_id
-        ).update(customer=customer)
+        batch.charge_customers.setdefault((event.workspace_id, facts.charge_id), customer.pk)
     if facts.payment_failure:
-        _payment_failure_record(event, facts.payment_failure)
-    invoice_outcome_record(event=event, customer=customer, outcome=facts.invoice_outcome)
-    mrr_points_record(event=event, customer=customer, facts=facts)
+        batch.signals_save()  # it reads and completes stored payment_failed signals
+        _payment_failure_record(event, facts.payment_failure, batch)
+    batch.outcomes.record(event=event, customer=customer, outcome=facts.invoice_outcome)
+    batch.points_add(event, customer, facts)
     failed_invoices = {
         s.object_id for s in signals if s.kind == SignalKind.PAYMENT_FAILED and s.object_id
     }
     for invoice_id in failed_invoices:
-        signals += _late_recovery(event, invoice_id)
+        signals += _late_recovery(event, invoice_id, batch)
     return signals
 
 
-def _late_recovery(event: StripeEvent, invoice_id: str) -> list[RevenueSignal]:
+def _late_recovery(event: StripeEvent, invoice_id: str, batch: _Batch) -> list[RevenueSignal]:
     """A failure delivered after its invoice's payment: that payment was a recovery, too."""
-    paid = (
-        RevenueSignal.objects.filter(
-            workspace_id=event.workspace_id,
-            kind=SignalKind.PAYMENT_SUCCEEDED,
-            object_id=invoice_id,
-            event__type="invoice.paid",
-        )
-        .select_related("event")
-        .first()
-    )
+    paid = batch.invoice_payment(event.workspace_id, invoice_id)
     if paid is None:
         return []
-    payload = paid.event.payload if isinstance(paid.event.payload, dict) else {}
-    paid_facts = normalize_event(payload)
+    paid_facts = normalize_event(_payload(paid.event))
     if paid_facts.paid_invoice is None:
         return []
-    invoice_outcome_record(
-        event=paid.event, customer=paid.customer, outcome=paid_facts.invoice_outcome
-    )
-    recovered = _recovery(paid.event, paid_facts.paid_invoice)
+    customer = batch.customers.get(paid.customer_id) if paid.customer_id else None
+    batch.outcomes.record(event=paid.event, customer=customer, outcome=paid_facts.invoice_outcome)
+    recovered = _recovery(paid.event, paid_facts.paid_invoice, batch)
     if recovered is None:
         return []
-    return _signals_create(paid.event, paid.customer, paid_facts, [recovered])
+    return _signals_create(paid.event, customer, paid_facts, [recovered], batch)
 
 
-def _failure_known(event: StripeEvent, ids: dict) -> dict:
+def _failure_known(event: StripeEvent, ids: dict, batch: _Batch) -> dict:
     """Decline facts stored for this payment's charge or payment intent, merged the same way
     whatever order they came in."""
-    lookup = Q()
-    if ids.get("charge_id"):
-        lookup |= Q(charge_id=ids["charge_id"])
-    if ids.get("payment_intent_id"):
-        lookup |= Q(payment_intent_id=ids["payment_intent_id"])
-    if not lookup:
-        return {}
-    rows = sorted(
-        PaymentFailure.objects.filter(workspace_id=event.workspace_id)
-        .filter(lookup)
-        .values_list("charge_id", "payment_intent_id", *FAILURE_KEYS)
-    )
     merged: dict[str, str] = {}
-    for row in rows:
+    for row in batch.failures_of(event.workspace_id, ids):
         for key, value in zip(FAILURE_KEYS, row[2:], strict=True):
             if value:
                 merged.setdefault(key, value)
     return merged
 
 
-def _payment_failure_record(event: StripeEvent, failure: dict[str, str]) -> None:
+def _payment_failure_record(event: StripeEvent, failure: dict[str, str], batch: _Batch) -> None:
     """Keep why a charge failed, and add it to its invoice's payment_failed signals."""
-    PaymentFailure.objects.bulk_create(
-        [
-            PaymentFailure(
-                workspace_id=event.workspace_id,
-                event=event,
-                charge_id=failure.get("charge_id", "")[:255],
-                payment_intent_id=failure.get("payment_intent_id", "")[:255],
-                decline_code=failure.get("decline_code", "")[:255],
-                failure_code=failure.get("failure_code", "")[:255],
-                failure_message=failure.get("failure_message", ""),
-            )
-        ],
-        ignore_conflicts=True,
+    row = PaymentFailure(
+        workspace_id=event.workspace_id,
+        event=event,
+        charge_id=failure.get("charge_id", "")[:255],
+        payment_intent_id=failure.get("payment_intent_id", "")[:255],
+        decline_code=failure.get("decline_code", "")[:255],
+        failure_code=failure.get("failure_code", "")[:255],
+        failure_message=failure.get("failure_message", ""),
     )
+    PaymentFailure.objects.bulk_create([row], ignore_conflicts=True)
+    batch.failure_rows[event.workspace_id].add(_failure_row(row))
     lookup = Q()
     if failure.get("charge_id"):
         lookup |= Q(details__charge_id=failure["charge_id"])
@@ -192,159 +473,52 @@ def _payment_failure_record(event: StripeEvent, failure: dict[str, str]) -> None
         )
         if own is None or not own.get("invoice_id"):
             continue
-        details = {**_failure_known(event, own), **own}
+        details = {**_failure_known(event, own, batch), **own}
         if details != signal.details:
             signal.details = details_clean(details)
             signal.save(update_fields=["details"])
 
 
-def _newer_than_state(event: StripeEvent) -> Q:
-    """Rows whose state is not newer than this event (the same event may rewrite its own)."""
-    return (
-        Q(state_as_of__isnull=True)
-        | Q(state_as_of__lt=event.created)
-        | Q(state_as_of=event.created, state_event_id__lte=event.stripe_id)
-    )
-
-
-def _customer_upsert(event: StripeEvent, facts: Facts) -> Customer | None:
-    stripe_id = facts.customer_id
-    if not stripe_id:
-        return None
-    rows = Customer.objects.filter(workspace_id=event.workspace_id, stripe_id=stripe_id)
-    # Lock the customer while its subscriptions change, so its MRR sum sees every change.
-    locked = rows.select_for_update() if facts.subscription is not None else rows
-    customer = locked.first()
-    state = facts.customer
-    if customer is None:
-        # Insert-or-ignore, not check-then-insert: another worker may create it meanwhile.
-        Customer.objects.bulk_create(
-            [
-                Customer(
-                    workspace_id=event.workspace_id,
-                    connection_id=event.connection_id,
-                    stripe_id=stripe_id,
-                    livemode=event.livemode,
-                    first_seen_at=event.created,
-                    **(_customer_state(event, state) if state else _hints(facts, None)),
-                )
-            ],
-            ignore_conflicts=True,
-        )
-        customer = locked.get()
-        if customer.state_event_id == event.stripe_id or (state is None and customer.email):
-            return customer
-    if customer.first_seen_at > event.created:
-        rows.filter(first_seen_at__gt=event.created).update(first_seen_at=event.created)
-    if state is not None:
-        values = _customer_state(event, state)
-        if not values["currency"]:
-            del values["currency"]  # no currency yet: keep the one its subscriptions gave
-        rows.filter(_newer_than_state(event)).update(**values)
-    elif customer.state_as_of is None and facts.customer_hint:
-        # No customer object seen yet: fill blanks from what invoices and checkouts say.
-        blanks = _hints(facts, customer)
-        if blanks:
-            rows.filter(state_as_of__isnull=True).update(**blanks)
-    return customer
-
-
-def _customer_state(event: StripeEvent, state: CustomerState) -> dict:
-    return {
-        "email": state.email[:254],
-        "name": state.name[:255],
-        "currency": state.currency[:3],
-        "metadata": state.metadata,
-        "deleted": state.deleted,
-        "state_as_of": event.created,
-        "state_event_id": event.stripe_id,
-    }
-
-
-def _hints(facts: Facts, customer: Customer | None) -> dict:
-    return {
-        field: value[:254]
-        for field, value in facts.customer_hint.items()
-        if field in ("email", "name") and value and not getattr(customer, field, "")
-    }
-
-
-def _subscription_upsert(
-    event: StripeEvent, state: SubscriptionState, customer: Customer | None
-) -> None:
-    values = {
-        "customer": customer,
-        "status": state.status[:32],
-        "price_id": state.price_id[:255],
-        "product_id": state.product_id[:255],
-        "plan_name": state.plan_name[:255],
-        "quantity": max(state.quantity, 0),
-        "mrr": state.mrr,
-        "currency": state.currency[:3],
-        "items": state.items,
-        "cancel_at_period_end": state.cancel_at_period_end,
-        "cancel_at": state.cancel_at,
-        "canceled_at": state.canceled_at,
-        "current_period_end": state.current_period_end,
-        "trial_end": state.trial_end,
-        "livemode": event.livemode,
-        "state_as_of": event.created,
-        "state_event_id": event.stripe_id,
-    }
-    rows = Subscription.objects.filter(workspace_id=event.workspace_id, stripe_id=state.stripe_id)
-    if not rows.filter(_newer_than_state(event)).update(**values):
-        # New, or it exists with newer state (then this insert is ignored).
-        Subscription.objects.bulk_create(
-            [Subscription(workspace_id=event.workspace_id, stripe_id=state.stripe_id, **values)],
-            ignore_conflicts=True,
-        )
-    if customer is not None:
-        customer_totals_refresh(customer=customer)
-
-
 def customer_totals_refresh(*, customer: Customer) -> None:
     """Customer.mrr = the MRR of its active, trialing and past-due subscriptions."""
-    subscriptions = list(
-        Subscription.objects.filter(customer=customer).values_list("status", "mrr", "currency")
+    values = totals_of(
+        list(
+            Subscription.objects.filter(customer=customer).values_list("status", "mrr", "currency")
+        )
     )
-    mrr = sum(m for status, m, _ in subscriptions if status in COUNTED_STATUSES)
-    statuses = sorted(
-        (s for s, _, _ in subscriptions),
-        key=lambda s: STATUS_RANK.index(s) if s in STATUS_RANK else len(STATUS_RANK),
-    )
-    Customer.objects.filter(pk=customer.pk).update(mrr=mrr, status=statuses[0] if statuses else "")
-    currency = next((c for _, _, c in sorted(subscriptions) if c), "")
-    if currency and not customer.currency:
+    currency = values.pop("currency", "")
+    Customer.objects.filter(pk=customer.pk).update(**values)
+    if currency:
         # Stripe bills a customer in one currency; its own object says it once it has one.
         Customer.objects.filter(pk=customer.pk, currency="").update(currency=currency)
 
 
-def _customer_of_charge(event: StripeEvent, charge_id: str) -> Customer | None:
+def _needs_first_failure(paid: PaidInvoice) -> bool:
+    return paid.attempt_count <= 1 or paid.first_attempt_at is None
+
+
+def _customer_of_charge(event: StripeEvent, charge_id: str, batch: _Batch) -> Customer | None:
     """Disputes and refunds name a charge, not a customer: find it from that charge's signals."""
-    customer_id = (
-        RevenueSignal.objects.filter(workspace_id=event.workspace_id, details__charge_id=charge_id)
-        .exclude(customer=None)
-        .values_list("customer_id", flat=True)
-        .first()
-    )
-    return Customer.objects.filter(pk=customer_id).first() if customer_id else None
+    customer_id = batch.charge_customers.get((event.workspace_id, charge_id))
+    if customer_id is None:
+        batch.signals_save()
+        customer_id = (
+            RevenueSignal.objects.filter(
+                workspace_id=event.workspace_id, details__charge_id=charge_id
+            )
+            .exclude(customer=None)
+            .values_list("customer_id", flat=True)
+            .first()
+        )
+    return batch.customers.get(customer_id) if customer_id else None
 
 
-def _recovery(event: StripeEvent, paid: PaidInvoice) -> SignalFact | None:
+def _recovery(event: StripeEvent, paid: PaidInvoice, batch: _Batch) -> SignalFact | None:
     """payment_recovered when the paid invoice had failed before: Stripe's attempt count says
     so, or we stored a payment_failed signal for it."""
     first_failure: datetime | None = None
-    if paid.attempt_count <= 1 or paid.first_attempt_at is None:
-        first_failure = (
-            RevenueSignal.objects.filter(
-                workspace_id=event.workspace_id,
-                kind=SignalKind.PAYMENT_FAILED,
-                object_id=paid.invoice_id,
-            )
-            .order_by("occurred_at")
-            .values_list("occurred_at", flat=True)
-            .first()
-        )
+    if _needs_first_failure(paid):
+        first_failure = batch.first_failure(event.workspace_id, paid.invoice_id)
     if paid.attempt_count <= 1 and first_failure is None:
         return None
     # The event's own first attempt time wins, so the result does not depend on arrival order.
@@ -370,11 +544,15 @@ def _recovery(event: StripeEvent, paid: PaidInvoice) -> SignalFact | None:
 
 
 def _signals_create(
-    event: StripeEvent, customer: Customer | None, facts: Facts, signal_facts: list[SignalFact]
+    event: StripeEvent,
+    customer: Customer | None,
+    facts: Facts,
+    signal_facts: list[SignalFact],
+    batch: _Batch,
 ) -> list[RevenueSignal]:
     if not signal_facts:
         return []
-    existing = set(RevenueSignal.objects.filter(event=event).values_list("kind", flat=True))
+    existing = batch.kinds_of(event)
     rows: dict[str, RevenueSignal] = {}
     for fact in signal_facts:
         if fact.kind in existing or fact.kind in rows:
@@ -397,31 +575,23 @@ def _signals_create(
             details=details_clean(fact.details),
             fact_key=fact_key(fact, event_id=event.stripe_id),
         )
-    fresh = _known_facts_drop(event, list(rows.values()))
+    fresh = _known_facts_drop(event, list(rows.values()), batch)
     if not fresh:
         return []
-    # The pipeline claims an event before applying it, so a conflict here means two workers
-    # applied one event (or one fact) at once; the IntegrityError fails this attempt and the
-    # retry finds the other's signals.
-    return RevenueSignal.objects.bulk_create(fresh)
+    batch.signals_add(event, fresh)
+    return fresh
 
 
 # What a signal takes from a real event when it refines one rebuilt from objects.
 REFINED_FIELDS = ("event", "occurred_at", "amount", "currency", "mrr_delta", "details")
 
 
-def _known_facts_drop(event: StripeEvent, rows: list[RevenueSignal]) -> list[RevenueSignal]:
+def _known_facts_drop(
+    event: StripeEvent, rows: list[RevenueSignal], batch: _Batch
+) -> list[RevenueSignal]:
     """The rows whose fact has no signal yet. A real event refines a signal rebuilt from
     objects (exact time and details); otherwise the first signal of a fact stays."""
-    known = {
-        signal.fact_key: signal
-        for signal in RevenueSignal.objects.filter(
-            workspace_id=event.workspace_id, fact_key__in=[row.fact_key for row in rows]
-        )
-        # The unique index is partial (fact_key <> ''): saying so lets SQLite use it.
-        .exclude(fact_key="")
-        .annotate(event_source=F("event__source"))
-    }
+    known = batch.signals_known(event.workspace_id, [row.fact_key for row in rows])
     for row in rows:
         signal = known.get(row.fact_key)
         if signal is None or event.source == EventSource.REBUILT:
@@ -432,4 +602,5 @@ def _known_facts_drop(event: StripeEvent, rows: list[RevenueSignal]) -> list[Rev
             if signal.customer_id is None and row.customer is not None:
                 signal.customer = row.customer
             signal.save(update_fields=[*REFINED_FIELDS, "customer"])
+            signal.event_source = event.source
     return [row for row in rows if row.fact_key not in known]

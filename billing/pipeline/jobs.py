@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from billing.models import EventDrainState, EventStatus, StripeEvent
 from billing.pipeline import hot_sql
-from billing.pipeline.apply import event_apply
+from billing.pipeline.apply import event_apply, events_batch
 from custory.batching import batch_scope, deferred_writes
 from tasks.outbound_events import sync_problem_announce
 
@@ -189,7 +189,9 @@ def _group_apply(ids: list[int]) -> bool:
             # worker locks customers in one order, so two groups wait for, not deadlock with,
             # each other.
             events = sorted(_claimed(ids), key=lambda event: (_customer_key(event), event.created))
-            with deferred_writes():  # the group's rollup increments, summed, at the end
+            # The group's rows are read and written set-based (events_batch), and its rollup
+            # increments summed, at the end.
+            with deferred_writes(), events_batch(events):
                 for event in events:
                     event_apply(event=event)
             _processed_mark([event.pk for event in events])
