@@ -173,3 +173,14 @@ def test_an_empty_task_list_shows_the_shared_empty_state(client_for, member, wor
 @pytest.mark.parametrize("path", PAGES, ids=lambda p: str(p.relative_to(ROOT / "templates")))
 def test_every_page_template_compiles(path):
     get_template(str(path.relative_to(ROOT / "templates")))
+
+
+def test_template_comments_close_on_their_line():
+    # Django prints a {# … #} comment that spans lines as text on the page.
+    open_comments = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in TEMPLATES
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if line.count("{#") > line.count("#}")
+    ]
+    assert open_comments == []
