@@ -184,3 +184,16 @@ def test_template_comments_close_on_their_line():
         if line.count("{#") > line.count("#}")
     ]
     assert open_comments == []
+
+
+def test_type_sizes_and_weights_come_from_the_scale():
+    # Relative sizes (.9em for code in running text) follow their parent, so they stay allowed.
+    css = CSS.read_text()
+    off_scale = [
+        declaration
+        for declaration in re.findall(r"font-(?:size|weight): ([^;}]+)", css)
+        if not re.fullmatch(
+            r"var\(--(text|weight)-[a-z0-9]+\)|[.\d]+em|100%|normal|inherit", declaration.strip()
+        )
+    ]
+    assert off_scale == []
