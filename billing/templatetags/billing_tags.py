@@ -162,7 +162,24 @@ def kind_chart(series, buckets, unit):
     )
     return mark_safe(  # noqa: S308 — every interpolated text above is escaped or numeric
         f'<figure class="kind-chart">{svg}<ul class="legend" role="list">{"".join(legend)}</ul>'
-        "</figure>"
+        f"{_kind_table(ordered, labels, unit)}</figure>"
+    )
+
+
+def _kind_table(ordered: list, labels: list[str], unit: str) -> str:
+    """The chart's values as a table, for keyboards and screen readers (hover is mouse-only)."""
+    head = "".join(f'<th scope="col" class="num">{escape(kind_label(k))}</th>' for k, _ in ordered)
+    rows = "".join(
+        f'<tr><th scope="row">{escape(label)}</th>'
+        + "".join(f'<td class="num">{values[j]}</td>' for _, values in ordered)
+        + "</tr>"
+        for j, label in enumerate(labels)
+    )
+    return (
+        f'<details class="chart-table"><summary>Table</summary><div class="table-wrap">'
+        f'<table class="table"><caption class="sr-only">Signals per {escape(unit)} by kind'
+        f'</caption><thead><tr><th scope="col">{escape(unit.capitalize())}</th>{head}</tr></thead>'
+        f"<tbody>{rows}</tbody></table></div></details>"
     )
 
 
