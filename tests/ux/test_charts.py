@@ -44,7 +44,5 @@ def test_revenue_charts_label_their_axis_in_money_and_tell_values_on_hover():
     assert "€0.00" in line and re.search(r">€1[0-9]{2}\.00</text>", line)
     assert "<title>2 Jan: MRR €120.00</title>" in line
     bars = movement_bars(days(2), [{"new": 4900}, {"churn_voluntary": -9900}], "eur", "day")
-    assert (
-        "<title>2 Jan: Churn, voluntary -\u2060€99.00</title>" in bars or "Churn, voluntary" in bars
-    )
+    assert "<title>2 Jan: Churn, voluntary -€99.00</title>" in bars
     assert '<g class="series series-movement-churn_voluntary">' in bars
