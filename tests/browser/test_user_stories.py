@@ -19,7 +19,7 @@ SECONDS = 20  # the issue's bar for a new user; a headless browser should need f
 
 
 class Story:
-    """Counts what a person would click (links, buttons, choices) and times the walk."""
+    """Counts what a person clicks (links, buttons, radio choices) and times the walk."""
 
     def __init__(self, page, name: str, report):
         self.page, self.name, self.report = page, name, report
@@ -28,10 +28,6 @@ class Story:
 
     def click(self, locator):
         locator.click()
-        self.clicks += 1
-
-    def choose(self, select, label: str):
-        select.select_option(label=label)
         self.clicks += 1
 
     def done(self, most_clicks: int) -> None:
