@@ -3,6 +3,7 @@
 from billing.models import Customer, StripeEvent, Subscription
 from billing.normalize.common import InvoiceOutcome, SubscriptionState
 from billing.revenue_models import FailedInvoice
+from billing.revenue_rollups import recovery_rollups_change, recovery_snapshot
 
 
 def _earliest(a, b):
@@ -53,6 +54,7 @@ def invoice_outcome_record(
     row = rows.select_for_update().first()
     if row is None:
         return
+    before = recovery_snapshot(row)
     _merge(row, outcome)
     if customer is not None and row.customer_id is None:
         row.customer = customer
@@ -69,6 +71,7 @@ def invoice_outcome_record(
         if canceled:
             _lose(row, canceled[0] or canceled[1], "canceled")
     row.save()
+    recovery_rollups_change(before=before, after=recovery_snapshot(row))
 
 
 def invoice_outcomes_subscription_canceled(*, event: StripeEvent, state: SubscriptionState) -> None:
@@ -82,6 +85,8 @@ def invoice_outcomes_subscription_canceled(*, event: StripeEvent, state: Subscri
     )
     for row in rows.select_for_update():
         before = (row.lost_at, row.lost_reason)
+        counted = recovery_snapshot(row)
         _lose(row, at, "canceled")
         if (row.lost_at, row.lost_reason) != before:
             row.save(update_fields=["lost_at", "lost_reason"])
+            recovery_rollups_change(before=counted, after=recovery_snapshot(row))

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Q, Sum
 
 from billing.metrics import SignalFilter, sort_amounts
-from billing.revenue_models import FailedInvoice
+from billing.revenue_models import FailedInvoice, RecoveryDailyRollup
+from billing.revenue_rollups import RECOVERY_FIELDS as COHORT_FIELDS
 
 RECOVERED = Q(paid_at__isnull=False)
 LOST = Q(paid_at__isnull=True, lost_at__isnull=False)
@@ -140,4 +141,21 @@ def median_hours_to_recover(rows) -> float | None:
 
 
 def period_recovery(workspace, filters: SignalFilter, currencies=None, *, median=True) -> Recovery:
-    return recovery_cohort(failed_invoices(workspace, filters), currencies, median=median)
+    """The period's cohort from the daily rollups (billing.revenue_rollups); the median time to
+    recover reads the cohort's latest recovered invoices."""
+    rows = RecoveryDailyRollup.objects.filter(
+        workspace=workspace, day__gte=filters.period.start, day__lte=filters.period.end
+    )
+    if filters.livemode is not None:
+        rows = rows.filter(livemode=filters.livemode)
+    if filters.connection_id:
+        rows = rows.filter(connection_id=filters.connection_id)
+    sums = rows.values("currency").order_by().annotate(**{f"n_{n}": Sum(n) for n in COHORT_FIELDS})
+    by_currency = {
+        row["currency"]: Cohort(**{n: row[f"n_{n}"] or 0 for n in COHORT_FIELDS}) for row in sums
+    }
+    order = currencies or sorted(by_currency, key=lambda c: -by_currency[c].invoices)
+    recovery = Recovery(by_currency=sort_amounts(by_currency, order))
+    if median and recovery.total.recovered:
+        recovery.median_hours = median_hours_to_recover(failed_invoices(workspace, filters))
+    return recovery

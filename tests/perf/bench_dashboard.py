@@ -183,7 +183,7 @@ def generate():
             f"""
             INSERT INTO billing_revenuesignal (workspace_id, uuid, event_id, connection_id,
               customer_id, subscription_stripe_id, kind, occurred_at, livemode, amount, currency,
-              mrr_delta, object_id, details, created_at)
+              mrr_delta, object_id, details, created_at, fact_key)
             SELECT {ws}, gen_random_uuid(), e.id, {cn}, c.id, 'sub_bench' || c.id, s.kind,
               s.occurred_at, true,
               CASE WHEN s.kind IN ({amount_kinds})
@@ -205,7 +205,7 @@ def generate():
                   CASE WHEN e.id % 3 = 0 THEN 'involuntary' ELSE 'voluntary' END)
                 WHEN 'refund' THEN jsonb_build_object('reason', 'requested_by_customer')
                 ELSE '{{}}'::jsonb END,
-              s.occurred_at
+              s.occurred_at, ''
             FROM billing_stripeevent e
             CROSS JOIN LATERAL (
               SELECT {kind_case()} AS kind,
