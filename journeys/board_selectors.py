@@ -134,6 +134,23 @@ def period_totals(rows_qs, period: Period, group: list[str]):
         }
 
 
+def first_attempt_payments(workspace, filters: RollupFilter) -> int:
+    """Payments that succeeded at their first attempt in the period, from the default journey's
+    rollups (every signal has one placement per journey): paid invoices less recovered ones."""
+    journey = Journey.objects.filter(workspace=workspace).order_by("-is_default", "id").first()
+    if journey is None:
+        return 0
+    counts = dict(
+        filters.rollups(journey=journey, kind__in=[K.PAYMENT_SUCCEEDED, K.PAYMENT_RECOVERED])
+        .filter(day__gte=filters.period.start, day__lte=filters.period.end)
+        .values("kind")
+        .order_by()
+        .annotate(n=Sum("count"))
+        .values_list("kind", "n")
+    )
+    return max(counts.get(K.PAYMENT_SUCCEEDED, 0) - counts.get(K.PAYMENT_RECOVERED, 0), 0)
+
+
 def spark_buckets(period: Period) -> tuple[str, list[date]]:
     """How a period is cut for sparklines and charts: by day, week or month."""
     if period.days <= 31:
