@@ -213,6 +213,15 @@ class Customer(models.Model):
         )
 
 
+# Subscriptions whose revenue is at risk now: an unresolved failed payment (past due, unpaid)
+# or a scheduled cancellation. One expression for the query and its partial index.
+AT_RISK = (
+    models.Q(status__in=["past_due", "unpaid"])
+    | models.Q(cancel_at_period_end=True, status__in=["active", "trialing", "past_due"])
+    | models.Q(cancel_at__isnull=False, status__in=["active", "trialing"])
+)
+
+
 class Subscription(models.Model):
     """A Stripe subscription as of the newest event seen about it."""
 
@@ -242,6 +251,15 @@ class Subscription(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["workspace", "stripe_id"], name="billing_subscription_unique_per_workspace"
+            ),
+        ]
+        indexes = [
+            # Revenue at risk now (every board view): the few at-risk rows, summed from the index.
+            models.Index(
+                fields=["workspace", "currency"],
+                include=["mrr", "customer"],
+                condition=AT_RISK,
+                name="billing_subscription_at_risk",
             ),
         ]
 

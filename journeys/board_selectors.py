@@ -346,7 +346,7 @@ def board_build(*, journey: Journey, filters: RollupFilter) -> Board:
             refunds.amounts if refunds else {}, top.currency, filters.period.end, rates
         ),
         has_signals=bool(sums.totals),
-        losses=_losses(journey, filters, stages, currencies, totals),
+        losses=_losses(journey, filters, stages, currencies, totals, recovery),
     )
 
 
@@ -358,8 +358,8 @@ def _fingerprint(totals) -> tuple:
     )
 
 
-def _losses(journey, filters, stages, currencies, totals):
-    failed, won = net_loss_adjustments(journey, filters, _fingerprint(totals))
+def _losses(journey, filters, stages, currencies, totals, recovery):
+    failed, won = net_loss_adjustments(journey, filters, _fingerprint(totals), recovery)
     cards = [c for _, stage_cards in stages for c in stage_cards]
     return biggest_losses(cards, currencies, failed=failed, won=won)
 
