@@ -7,15 +7,13 @@ later, whenever), lost (uncollectible, voided, subscription canceled) or still i
 import statistics
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Sum
 
 from billing.metrics import SignalFilter, sort_amounts
 from billing.revenue_models import FailedInvoice, RecoveryDailyRollup
+from billing.revenue_rollups import RECOVERED, cohort_aggregates
 from billing.revenue_rollups import RECOVERY_FIELDS as COHORT_FIELDS
 
-RECOVERED = Q(paid_at__isnull=False)
-LOST = Q(paid_at__isnull=True, lost_at__isnull=False)
-IN_DUNNING = Q(paid_at__isnull=True, lost_at__isnull=True)
 MEDIAN_SAMPLE = 5000
 
 
@@ -100,17 +98,7 @@ def failed_invoices_between(workspace, start, end, *, filters: SignalFilter | No
 
 def recovery_cohort(rows, currencies: list[str] | None = None, *, median=True) -> Recovery:
     """The per-invoice figures of a queryset of failed invoices (the period's cohort)."""
-    aggregates = {
-        "invoices": Count("id"),
-        "attempts": Sum("attempts"),
-        "amount": Sum("amount"),
-        "recovered": Count("id", filter=RECOVERED),
-        "amount_recovered": Sum("amount_paid", filter=RECOVERED),
-        "in_dunning": Count("id", filter=IN_DUNNING),
-        "amount_in_dunning": Sum("amount", filter=IN_DUNNING),
-        "lost": Count("id", filter=LOST),
-        "amount_lost": Sum("amount", filter=LOST),
-    }
+    aggregates = cohort_aggregates()
     # Aliased: an aggregate may not share its name with a field it sums.
     sums = (
         rows.values("currency")

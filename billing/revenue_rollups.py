@@ -205,9 +205,9 @@ def revenue_rollups_rebuild(*, workspace) -> None:
     )
 
 
-def recovery_aggregates(rows: models.QuerySet) -> list[dict]:
-    """Failed invoices added up per connection, mode, day of first failure and currency."""
-    aggregates = {
+def cohort_aggregates() -> dict:
+    """The recovery figures (RECOVERY_FIELDS) of a set of failed invoices, as SQL aggregates."""
+    return {
         "invoices": Count("id"),
         "attempts": Sum("attempts"),
         "amount": Sum("amount"),
@@ -218,6 +218,11 @@ def recovery_aggregates(rows: models.QuerySet) -> list[dict]:
         "lost": Count("id", filter=LOST),
         "amount_lost": Sum("amount", filter=LOST),
     }
+
+
+def recovery_aggregates(rows: models.QuerySet) -> list[dict]:
+    """Failed invoices added up per connection, mode, day of first failure and currency."""
+    aggregates = cohort_aggregates()
     # Aliased: an aggregate may not share its name with a field it sums.
     grouped = (
         rows.annotate(first_day=TruncDate("first_failed_at", tzinfo=UTC))
