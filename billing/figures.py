@@ -194,20 +194,13 @@ def period_figures(
     rates = rates or StoredRates()
     f = Figures(reporting_currency(workspace), period, rates, filters)
     recovery = period_recovery(workspace, filters)
-    total = recovery.total
     top = headline(
         workspace,
         filters,
         rates=rates,
-        failed_invoices=total.invoices,
+        failed_invoices=recovery.total.invoices,
         first_attempt_payments=first_attempt_payments,
     )
-    failed = f.money(recovery.failed_amounts)
-    recovered = f.money(recovery.recovered_amounts)
-    refunds, refunded = _signal_sums(workspace, filters, K.REFUND)
-    opened, disputed = _signal_sums(workspace, filters, K.DISPUTE_OPENED)
-    won, _ = _signal_sums(workspace, filters, K.DISPUTE_CLOSED, dispute_status="won")
-    lost, _ = _signal_sums(workspace, filters, K.DISPUTE_CLOSED, dispute_status="lost")
     at_risk, _ = revenue_at_risk(workspace, filters)
     return {
         "currency": f.currency.upper(),
@@ -221,6 +214,17 @@ def period_figures(
             "by_currency": {c.upper(): v for c, v in top.arpa_by_currency.items()},
         },
         "movements": {kind: money.as_json() for kind, money in top.movements.items()},
+        **_recovery_figures(f, recovery),
+        **_refunds_and_disputes(workspace, f),
+        "revenue_at_risk": f.money(at_risk).as_json(),
+    }
+
+
+def _recovery_figures(f: Figures, recovery) -> dict:
+    total = recovery.total
+    failed = f.money(recovery.failed_amounts)
+    recovered = f.money(recovery.recovered_amounts)
+    return {
         "failed_payments": {
             "invoices": total.invoices,
             "attempts": total.attempts,
@@ -234,6 +238,15 @@ def period_figures(
             "rate_amount": _ratio(recovered.total, failed.total),
             "rate_count": _ratio(total.recovered, total.invoices),
         },
+    }
+
+
+def _refunds_and_disputes(workspace, f: Figures) -> dict:
+    refunds, refunded = _signal_sums(workspace, f.filters, K.REFUND)
+    opened, disputed = _signal_sums(workspace, f.filters, K.DISPUTE_OPENED)
+    won, _ = _signal_sums(workspace, f.filters, K.DISPUTE_CLOSED, dispute_status="won")
+    lost, _ = _signal_sums(workspace, f.filters, K.DISPUTE_CLOSED, dispute_status="lost")
+    return {
         "refunds": {"count": refunds, "amount": f.money_of(refunded).as_json()},
         "disputes": {
             "opened": opened,
@@ -241,5 +254,4 @@ def period_figures(
             "won": won,
             "lost": lost,
         },
-        "revenue_at_risk": f.money(at_risk).as_json(),
     }

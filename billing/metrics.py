@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Sum
 
 from billing.filters import Period
-from billing.models import AT_RISK, RevenueSignal, SignalKind, Subscription
+from billing.models import RevenueSignal, SignalKind, Subscription
+from billing.querysets import AT_RISK
 
 K = SignalKind
 

@@ -16,6 +16,7 @@ from billing.choices import (
     SignalKind,
 )
 from billing.querysets import (
+    AT_RISK,
     CustomerQuerySet,
     RevenueSignalQuerySet,
     StripeConnectionQuerySet,
@@ -211,15 +212,6 @@ class Customer(models.Model):
         return reverse(
             "journeys:customer_detail", kwargs={"slug": self.workspace.slug, "uuid": self.uuid}
         )
-
-
-# Subscriptions whose revenue is at risk now: an unresolved failed payment (past due, unpaid)
-# or a scheduled cancellation. One expression for the query and its partial index.
-AT_RISK = (
-    models.Q(status__in=["past_due", "unpaid"])
-    | models.Q(cancel_at_period_end=True, status__in=["active", "trialing", "past_due"])
-    | models.Q(cancel_at__isnull=False, status__in=["active", "trialing"])
-)
 
 
 class Subscription(models.Model):

@@ -85,6 +85,44 @@ class RevenueFiguresSerializer(serializers.Serializer):
 
 
 MONEY_EXAMPLE = {"total": 9900, "by_currency": {"EUR": 4600, "USD": 4900}}
+FIGURES_EXAMPLE = {
+    "currency": "USD",
+    "from": "2026-11-01",
+    "to": "2026-11-30",
+    "mrr": MONEY_EXAMPLE,
+    "arr": {"total": 118800, "by_currency": {"EUR": 55200, "USD": 58800}},
+    "paying_customers": 2,
+    "arpa": {"total": 4950, "by_currency": {"EUR": 4600, "USD": 4900}},
+    "movements": {
+        "new": MONEY_EXAMPLE,
+        "expansion": {"total": 0, "by_currency": {}},
+        "contraction": {"total": 0, "by_currency": {}},
+        "churn_voluntary": {"total": 0, "by_currency": {}},
+        "churn_involuntary": {"total": 0, "by_currency": {}},
+        "reactivation": {"total": 0, "by_currency": {}},
+    },
+    "failed_payments": {
+        "invoices": 1,
+        "attempts": 2,
+        "amount": {"total": 4900, "by_currency": {"USD": 4900}},
+    },
+    "recovery": {
+        "invoices_recovered": 1,
+        "amount_recovered": {"total": 4900, "by_currency": {"USD": 4900}},
+        "in_dunning": 0,
+        "lost": 0,
+        "rate_amount": 1.0,
+        "rate_count": 1.0,
+    },
+    "refunds": {"count": 0, "amount": {"total": 0, "by_currency": {}}},
+    "disputes": {
+        "opened": 0,
+        "amount": {"total": 0, "by_currency": {}},
+        "won": 0,
+        "lost": 0,
+    },
+    "revenue_at_risk": {"total": 0, "by_currency": {}},
+}
 
 
 class RevenueFigures(WorkspaceAPIView):
@@ -111,50 +149,7 @@ class RevenueFigures(WorkspaceAPIView):
                 "to", OpenApiTypes.DATE, description="Last day, UTC (default: today)."
             ),
         ],
-        examples=[
-            OpenApiExample(
-                "November",
-                value={
-                    "currency": "USD",
-                    "from": "2026-11-01",
-                    "to": "2026-11-30",
-                    "mrr": MONEY_EXAMPLE,
-                    "arr": {"total": 118800, "by_currency": {"EUR": 55200, "USD": 58800}},
-                    "paying_customers": 2,
-                    "arpa": {"total": 4950, "by_currency": {"EUR": 4600, "USD": 4900}},
-                    "movements": {
-                        "new": MONEY_EXAMPLE,
-                        "expansion": {"total": 0, "by_currency": {}},
-                        "contraction": {"total": 0, "by_currency": {}},
-                        "churn_voluntary": {"total": 0, "by_currency": {}},
-                        "churn_involuntary": {"total": 0, "by_currency": {}},
-                        "reactivation": {"total": 0, "by_currency": {}},
-                    },
-                    "failed_payments": {
-                        "invoices": 1,
-                        "attempts": 2,
-                        "amount": {"total": 4900, "by_currency": {"USD": 4900}},
-                    },
-                    "recovery": {
-                        "invoices_recovered": 1,
-                        "amount_recovered": {"total": 4900, "by_currency": {"USD": 4900}},
-                        "in_dunning": 0,
-                        "lost": 0,
-                        "rate_amount": 1.0,
-                        "rate_count": 1.0,
-                    },
-                    "refunds": {"count": 0, "amount": {"total": 0, "by_currency": {}}},
-                    "disputes": {
-                        "opened": 0,
-                        "amount": {"total": 0, "by_currency": {}},
-                        "won": 0,
-                        "lost": 0,
-                    },
-                    "revenue_at_risk": {"total": 0, "by_currency": {}},
-                },
-                response_only=True,
-            )
-        ],
+        examples=[OpenApiExample("November", value=FIGURES_EXAMPLE, response_only=True)],
         tags=["metrics"],
     )
     def get(self, request, slug):
