@@ -226,12 +226,8 @@ class DiscountShare(models.Model):
         return f"{self.discount_id}: {self.share}"
 
 
-class MrrDailyRollup(models.Model):
-    """Per day, movement kind, currency and connection: the customers' MRR movements added up.
-
-    Kept equal to MrrMovement by whoever rewrites a customer's movements, in the same
-    transaction (billing.revenue_rollups), so MRR over time never scans movements.
-    """
+class DailyRollup(models.Model):
+    """What the daily revenue rollups share: one row per workspace, connection, mode and day."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     connection = models.ForeignKey(
@@ -243,6 +239,18 @@ class MrrDailyRollup(models.Model):
     )
     livemode = models.BooleanField(default=False)
     day = models.DateField()  # UTC
+
+    class Meta:
+        abstract = True
+
+
+class MrrDailyRollup(DailyRollup):
+    """Per day, movement kind, currency and connection: the customers' MRR movements added up.
+
+    Kept equal to MrrMovement by whoever rewrites a customer's movements, in the same
+    transaction (billing.revenue_rollups), so MRR over time never scans movements.
+    """
+
     kind = models.CharField(max_length=20, choices=MovementKind.choices)
     currency = models.CharField(max_length=3)
     count = models.PositiveIntegerField(default=0)
@@ -270,20 +278,11 @@ class MrrDailyRollup(models.Model):
         return f"{self.day} {self.kind} {self.amount} {self.currency}"
 
 
-class RecoveryDailyRollup(models.Model):
+class RecoveryDailyRollup(DailyRollup):
     """Per day of first failure, currency and connection: the failed invoices' counts and
     amounts by outcome, kept equal to FailedInvoice by the writes that merge its rows."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    connection = models.ForeignKey(
-        "billing.StripeConnection",
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    livemode = models.BooleanField(default=False)
-    day = models.DateField()  # of the first failure, UTC
+    # `day`: of the first failure.
     currency = models.CharField(max_length=3, blank=True)
     invoices = models.PositiveIntegerField(default=0)
     attempts = models.PositiveIntegerField(default=0)
