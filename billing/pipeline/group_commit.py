@@ -24,7 +24,9 @@ class _Waiter(Generic[T, R]):
 
     def __init__(self, item: T):
         self.item = item
-        self.ready = threading.Event()
+        # Released once the caller may go on (cheaper than an Event: no condition variable).
+        self.ready = threading.Lock()
+        self.ready.acquire()
         self.leads = False
         self.outcome: Outcome | None = None
 
@@ -47,7 +49,7 @@ class GroupCommit(Generic[T, R]):
             waiter.leads = not self._leading
             self._leading = True
         if not waiter.leads:
-            waiter.ready.wait()
+            waiter.ready.acquire()
         if waiter.leads:  # first in the queue (by arrival, or handed the lead)
             self._lead()
         if isinstance(waiter.outcome, BaseException):
@@ -66,11 +68,11 @@ class GroupCommit(Generic[T, R]):
         for waiter, outcome in zip(batch, outcomes, strict=True):
             waiter.outcome = outcome
             if waiter is not batch[0]:
-                waiter.ready.set()
+                waiter.ready.release()
         with self._lock:
             if self._queue:
                 successor = self._queue[0]
                 successor.leads = True
-                successor.ready.set()
+                successor.ready.release()
             else:
                 self._leading = False
