@@ -100,56 +100,64 @@ def event_store_many_sql() -> str:
     and, if any due event is new, flips the drain flag. Events come as parallel arrays, so one
     prepared statement serves every batch size. Parameters: uuids, secret ids, stripe ids,
     types, api versions, created, livemode, payloads (JSON text), received_at, due (one array
-    each, in that order), then source, pending, ignored, now, now - re-arm. Returns one row per
-    event in input order: (endpoint ok, inserted, flipped), booleans.
+    each, in that order), then source, pending, ignored, now, pending, now - re-arm. Returns one
+    row per event in input order: (endpoint ok, inserted, flipped), booleans.
 
     A revoke or a retire is therefore refused by the very statement that would have stored the
     event, whatever a process cached. Rows are inserted in key order, so two batches that share
     ids cannot deadlock.
     """
+    return f"WITH {_batch_endpoints_sql()}, {_batch_insert_sql()}"
+
+
+def _col(meta, name: str) -> str:
+    return connection.ops.quote_name(meta.get_field(name).column)
+
+
+def _batch_endpoints_sql() -> str:
+    """CTEs r (the events, numbered) and ep (those whose endpoint and secret are still active,
+    with their connection, workspace and rank among equal ids)."""
     quote = connection.ops.quote_name
     c_meta, s_meta, e_meta = StripeConnection._meta, WebhookSecret._meta, StripeEvent._meta
-    d_meta = EventDrainState._meta
-
-    def col(meta, name):
-        return quote(meta.get_field(name).column)
-
-    def array(meta, name):
-        return f"%b::{_cast(meta.get_field(name))}[]"
-
     conn, secret = quote(c_meta.db_table), quote(s_meta.db_table)
     c_pk, s_pk = quote(c_meta.pk.column), quote(s_meta.pk.column)
     arrays = ", ".join(
-        [array(c_meta, "uuid"), array(s_meta, "id")]
-        + [array(e_meta, name) for name in _BATCH_FIELDS]
+        [f"%b::{_cast(c_meta.get_field('uuid'))}[]", f"%b::{_cast(s_meta.pk)}[]"]
+        + [f"%b::{_cast(e_meta.get_field(name))}[]" for name in _BATCH_FIELDS]
         + ["%b::boolean[]"]
     )
     inputs = ", ".join(["endpoint", "secret_id", *_BATCH_FIELDS, "due"])
-    columns = ", ".join(col(e_meta, name) for name in (*_ENDPOINT, *_BATCH_FIELDS, *_CONSTANT))
-    unique = next(c for c in e_meta.constraints if c.name == "billing_event_unique_per_workspace")
-    conflict = ", ".join(col(e_meta, name) for name in unique.fields)
-    workspace, stripe_id = col(e_meta, "workspace"), col(e_meta, "stripe_id")
-    status = col(e_meta, "status")
-    drain, requested = quote(d_meta.db_table), col(d_meta, "requested")
-    requested_at = col(d_meta, "requested_at")
-    active = ConnectionStatus.ACTIVE.value
+    workspace = f"{conn}.{_col(c_meta, 'workspace')}"
     return (
-        f"WITH r AS (SELECT * FROM unnest({arrays}) WITH ORDINALITY AS r({inputs}, ord)),"  # noqa: S608
-        f" ep AS (SELECT r.ord, {conn}.{c_pk} AS cid, {conn}.{col(c_meta, 'workspace')} AS wid,"
-        f" row_number() OVER (PARTITION BY {conn}.{col(c_meta, 'workspace')}, r.stripe_id"
-        f" ORDER BY r.ord) AS nth"
-        f" FROM r JOIN {conn} ON {conn}.{col(c_meta, 'uuid')} = r.endpoint"
-        f" AND {conn}.{col(c_meta, 'status')} = '{active}'"
+        f"r AS (SELECT * FROM unnest({arrays}) WITH ORDINALITY AS r({inputs}, ord)),"  # noqa: S608
+        f" ep AS (SELECT r.ord, {conn}.{c_pk} AS cid, {workspace} AS wid,"
+        f" row_number() OVER (PARTITION BY {workspace}, r.stripe_id ORDER BY r.ord) AS nth"
+        f" FROM r JOIN {conn} ON {conn}.{_col(c_meta, 'uuid')} = r.endpoint"
+        f" AND {conn}.{_col(c_meta, 'status')} = '{ConnectionStatus.ACTIVE.value}'"
         f" JOIN {secret} ON {secret}.{s_pk} = r.secret_id"
-        f" AND {secret}.{col(s_meta, 'connection')} = {conn}.{c_pk}"
-        f" AND {secret}.{col(s_meta, 'retired_at')} IS NULL),"
-        f" ins AS (INSERT INTO {quote(e_meta.db_table)} ({columns})"
+        f" AND {secret}.{_col(s_meta, 'connection')} = {conn}.{c_pk}"
+        f" AND {secret}.{_col(s_meta, 'retired_at')} IS NULL)"
+    )
+
+
+def _batch_insert_sql() -> str:
+    """CTEs ins (the insert) and flip (the drain flag), then one answer row per event."""
+    quote = connection.ops.quote_name
+    e_meta, d_meta = StripeEvent._meta, EventDrainState._meta
+    columns = ", ".join(_col(e_meta, name) for name in (*_ENDPOINT, *_BATCH_FIELDS, *_CONSTANT))
+    unique = next(c for c in e_meta.constraints if c.name == "billing_event_unique_per_workspace")
+    conflict = ", ".join(_col(e_meta, name) for name in unique.fields)
+    workspace, stripe_id = _col(e_meta, "workspace"), _col(e_meta, "stripe_id")
+    status = _col(e_meta, "status")
+    requested, requested_at = _col(d_meta, "requested"), _col(d_meta, "requested_at")
+    return (
+        f"ins AS (INSERT INTO {quote(e_meta.db_table)} ({columns})"  # noqa: S608
         f" SELECT ep.wid, ep.cid, {', '.join('r.' + name for name in _BATCH_FIELDS)},"
         " %s, CASE WHEN r.due THEN %s ELSE %s END, 0, '',"
         " CASE WHEN r.due THEN r.received_at END"
         " FROM ep JOIN r ON r.ord = ep.ord WHERE ep.nth = 1 ORDER BY ep.wid, r.stripe_id"
         f" ON CONFLICT ({conflict}) DO NOTHING RETURNING {workspace}, {stripe_id}, {status}),"
-        f" flip AS (UPDATE {drain} SET {requested} = true, {requested_at} = %s"
+        f" flip AS (UPDATE {quote(d_meta.db_table)} SET {requested} = true, {requested_at} = %s"
         f" WHERE {quote(d_meta.pk.column)} = 1"
         f" AND EXISTS (SELECT 1 FROM ins WHERE ins.{status} = %s)"
         f" AND ({requested} = false OR {requested_at} < %s) RETURNING 1)"
