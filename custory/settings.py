@@ -92,6 +92,7 @@ TEMPLATES = [
                 "custory.templatetags.money",
                 "custory.templatetags.formatting",
                 "custory.templatetags.icons",
+                "custory.templatetags.ui",
             ],
         },
     },

@@ -45,6 +45,7 @@ class KindTotal:
     count: int = 0
     previous_count: int = 0
     amounts: dict[str, int] = field(default_factory=dict)
+    money: Money | None = None  # the amounts as one figure in the reporting currency
 
     @property
     def change(self) -> float | None:
@@ -68,6 +69,7 @@ class StepCard:
     step: Step | None  # None: the journey's Unmapped lane
     kinds: list[KindTotal] = field(default_factory=list)
     spark: list[int] = field(default_factory=list)
+    loss_money: Money | None = None  # what the step lost, when it is among the biggest losses
 
     @property
     def count(self) -> int:
@@ -177,6 +179,34 @@ def bucketed(rows_qs, period: Period, group: list[str]):
 
 
 @dataclass
+class RecoveryMoney:
+    """A Recovery's amounts in the reporting currency; its rate is recovered over failed."""
+
+    failed: Money
+    recovered: Money
+    dunning: Money
+    lost: Money
+
+    @property
+    def rate(self) -> float | None:
+        return self.recovered.total / self.failed.total if self.failed.total else None
+
+
+def recovery_money(recovery: Recovery, to: str, day: date, rates) -> RecoveryMoney:
+    return RecoveryMoney(
+        *(
+            money_in(amounts, to, day, rates)
+            for amounts in (
+                recovery.failed_amounts,
+                recovery.recovered_amounts,
+                recovery.dunning_amounts,
+                recovery.lost_amounts,
+            )
+        )
+    )
+
+
+@dataclass
 class Board:
     journey: Journey
     stages: list[tuple[Stage, list[StepCard]]]
@@ -192,6 +222,8 @@ class Board:
     losses: list[tuple[StepCard, dict[str, int]]] = field(default_factory=list)
     at_risk_money: Money | None = None
     refunds_money: Money | None = None
+    recovery_money: RecoveryMoney | None = None
+    mrr_money: dict[str, Money] = field(default_factory=dict)
 
     def total(self, kind) -> KindTotal:
         return self.totals.get(kind) or KindTotal(kind)
@@ -294,6 +326,13 @@ def _revenue_figures(journey, filters, totals, currencies):
     return recovery, movements, top
 
 
+def kinds_in_reporting_currency(kinds: list[KindTotal], to: str, day: date, rates) -> None:
+    """Give each kind total its one reporting-currency figure (the parts stay in `amounts`)."""
+    for total in kinds:
+        if total.amounts:
+            total.money = money_in(total.amounts, to, day, rates)
+
+
 def board_build(*, journey: Journey, filters: RollupFilter) -> Board:
     """Everything the board shows for one journey and filter set, in a constant number of queries
     (rollups, failed invoices and MRR movements; never a scan of signals)."""
@@ -313,6 +352,15 @@ def board_build(*, journey: Journey, filters: RollupFilter) -> Board:
     )
     rates = StoredRates()
     refunds = totals.get(K.REFUND)
+    day = filters.period.end
+    cards = [card for _, stage_cards in stages for card in stage_cards] + [unmapped]
+    for card in cards:
+        kinds_in_reporting_currency(card.kinds, top.currency, day, rates)
+    kinds_in_reporting_currency(list(totals.values()), top.currency, day, rates)
+    losses = _losses(journey, filters, stages, currencies, totals)
+    for card, amounts in losses:
+        card.loss_money = money_in(amounts, top.currency, day, rates)
+    mrr = _mrr_movements(movements, currencies)
     return Board(
         journey=journey,
         stages=stages,
@@ -322,14 +370,16 @@ def board_build(*, journey: Journey, filters: RollupFilter) -> Board:
         at_risk=sort_amounts(at_risk, currencies),
         at_risk_customers=at_risk_customers,
         recovery=recovery,
-        mrr=_mrr_movements(movements, currencies),
+        mrr=mrr,
         headline=top,
         at_risk_money=money_in(at_risk, top.currency, today(), rates),
         refunds_money=money_in(
             refunds.amounts if refunds else {}, top.currency, filters.period.end, rates
         ),
         has_signals=bool(sums.totals),
-        losses=_losses(journey, filters, stages, currencies, totals),
+        losses=losses,
+        recovery_money=recovery_money(recovery, top.currency, day, rates),
+        mrr_money={kind: money_in(parts, top.currency, day, rates) for kind, parts in mrr.items()},
     )
 
 

@@ -55,6 +55,7 @@ def board(request: HttpRequest) -> HttpResponse:
     for name in ("live", "panel", "journey", "kind"):
         loss_query.pop(name, None)
     loss_query.setlist("kind", list(LOSS_KINDS))
+    loss_query["sort"] = "-amount"  # the step opens on the customers who lost the most
     context["loss_query"] = loss_query.urlencode()
     if journey is not None:
         context["board"] = board_build(journey=journey, filters=filters)

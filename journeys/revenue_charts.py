@@ -4,17 +4,19 @@ bars, gains above the axis and losses below). Kinds differ by pattern as well as
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from custory.charts import Frame, hover_bands, nice_ticks, time_axis, value_axis
 from custory.money import money_format
 
 WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 680, 240, 72, 12, 12, 28
-# (colour, fill pattern id) per movement kind; the legend names them.
+# Fill pattern per movement kind (colour comes from `series-movement-<kind>` in custory.css);
+# the legend names them.
 KIND_STYLE = {
-    "new": ("#1d7a3a", ""),
-    "expansion": ("#3d4fd6", ""),
-    "reactivation": ("#6b3fa0", "hatch"),
-    "contraction": ("#8a5a00", "hatch"),
-    "churn_voluntary": ("#b3261e", ""),
-    "churn_involuntary": ("#5c1410", "dots"),
+    "new": "",
+    "expansion": "",
+    "reactivation": "hatch",
+    "contraction": "hatch",
+    "churn_voluntary": "",
+    "churn_involuntary": "dots",
 }
 KIND_LABEL = {
     "new": "New",
@@ -26,10 +28,10 @@ KIND_LABEL = {
 }
 PATTERNS = (
     '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
-    'patternTransform="rotate(45)"><rect width="6" height="6" fill="white" opacity=".35"/>'
-    '<line x1="0" y1="0" x2="0" y2="6" stroke="white" stroke-width="2"/></pattern>'
+    'patternTransform="rotate(45)"><rect class="pattern-mark" width="6" height="6" opacity=".35"/>'
+    '<line class="pattern-mark" x1="0" y1="0" x2="0" y2="6" stroke-width="2"/></pattern>'
     '<pattern id="dots" width="5" height="5" patternUnits="userSpaceOnUse">'
-    '<circle cx="2.5" cy="2.5" r="1.2" fill="white"/></pattern></defs>'
+    '<circle class="pattern-mark" cx="2.5" cy="2.5" r="1.2"/></pattern></defs>'
 )
 
 
@@ -37,23 +39,14 @@ def _label(day, unit: str) -> str:
     return day.strftime("%b %Y" if unit == "month" else "%-d %b")
 
 
-def _frame(low: int, high: int, currency: str, buckets: list, unit: str) -> list[str]:
-    plot_h = HEIGHT - TOP - BOTTOM
-    parts = []
-    for value in sorted({low, 0, high}):
-        y = TOP + plot_h * (high - value) / ((high - low) or 1)
-        parts.append(
-            f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="#d5d8df"/>'
-            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">'
-            f"{escape(money_format(value, currency))}</text>"
-        )
-    if buckets:
-        parts.append(
-            f'<text x="{LEFT}" y="{HEIGHT - 8}" font-size="11">{_label(buckets[0], unit)}</text>'
-            f'<text x="{WIDTH - RIGHT}" y="{HEIGHT - 8}" font-size="11" text-anchor="end">'
-            f"{_label(buckets[-1], unit)}</text>"
-        )
-    return parts
+def _frame(low: int, high: int) -> tuple[Frame, list[int]]:
+    ticks = nice_ticks(low, high)
+    return Frame(WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM, ticks[0], ticks[-1]), ticks
+
+
+def _axes(frame: Frame, ticks, currency: str, xs, buckets, unit: str) -> list[str]:
+    parts = value_axis(frame, ticks, lambda value: money_format(value, currency))
+    return parts + time_axis(frame, xs, [_label(day, unit) for day in buckets])
 
 
 def _svg(parts: list[str], label: str) -> SafeString:
@@ -64,19 +57,27 @@ def _svg(parts: list[str], label: str) -> SafeString:
 
 
 def mrr_line(buckets: list, totals: list[int], currency: str, unit: str) -> SafeString:
-    """MRR at the end of each bucket, in the reporting currency."""
-    high, low = max([*totals, 0]), min([*totals, 0])
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    step = plot_w / max(len(totals) - 1, 1)
-    coords = [
-        (LEFT + i * step, TOP + plot_h * (high - v) / ((high - low) or 1))
-        for i, v in enumerate(totals)
-    ]
-    parts = _frame(low, high, currency, buckets, unit)
+    """MRR at the end of each bucket, in the reporting currency; each value on hover."""
+    frame, ticks = _frame(min([*totals, 0]), max([*totals, 0]))
+    step = frame.plot_w / max(len(totals) - 1, 1)
+    xs = [LEFT + i * step for i in range(len(totals))]
+    coords = [(x, frame.y(v)) for x, v in zip(xs, totals, strict=True)]
+    parts = _axes(frame, ticks, currency, xs, buckets, unit)
     points = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
-    parts.append(f'<polyline points="{points}" fill="none" stroke="#3d4fd6" stroke-width="2.5"/>')
-    if len(coords) <= 60:
-        parts.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#3d4fd6"/>' for x, y in coords)
+    markers = (
+        "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="currentColor"/>' for x, y in coords)
+        if len(coords) <= 60
+        else ""
+    )
+    parts.append(
+        f'<g class="series series-mrr"><polyline points="{points}" fill="none" '
+        f'stroke="currentColor" stroke-width="2.5"/>{markers}</g>'
+    )
+    titles = [
+        f"{_label(day, unit)}: MRR {money_format(total, currency)}"
+        for day, total in zip(buckets, totals, strict=False)
+    ]
+    parts += hover_bands(frame, xs[: len(titles)], titles)
     end = money_format(totals[-1], currency) if totals else "none"
     return _svg(parts, f"MRR per {unit}, ending at {end}; the table below has every value.")
 
@@ -87,45 +88,47 @@ def movement_bars(
     """Movements per bucket by kind, stacked: gains up from the axis, losses down."""
     ups = [sum(v for v in b.values() if v > 0) for b in per_bucket]
     downs = [sum(v for v in b.values() if v < 0) for b in per_bucket]
-    high, low = max([*ups, 0]), min([*downs, 0])
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    scale = plot_h / ((high - low) or 1)
-    slot = plot_w / max(len(buckets), 1)
-    zero = TOP + high * scale
-    parts = _frame(low, high, currency, buckets, unit)
+    frame, ticks = _frame(min([*downs, 0]), max([*ups, 0]))
+    slot = frame.plot_w / max(len(buckets), 1)
+    xs = [LEFT + (i + 0.5) * slot for i in range(len(buckets))]
+    parts = _axes(frame, ticks, currency, xs, buckets, unit)
+    zero = frame.y(0)
     for i, amounts in enumerate(per_bucket):
         up, down = zero, zero
-        for kind, (color, pattern) in KIND_STYLE.items():
+        for kind, pattern in KIND_STYLE.items():
             value = amounts.get(kind, 0)
             if not value:
                 continue
-            h = abs(value) * scale
+            h = abs(frame.y(0) - frame.y(abs(value)))
             y = up - h if value > 0 else down
             up, down = (y, down) if value > 0 else (up, down + h)
             x, w = LEFT + i * slot + slot * 0.15, slot * 0.7
             title = (
                 f"{_label(buckets[i], unit)}: {KIND_LABEL[kind]} {money_format(value, currency)}"
             )
-            parts.append(
-                f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" fill="{color}">'
-                f"<title>{escape(title)}</title></rect>"
+            overlay = (
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" '
+                f'fill="url(#{pattern})" aria-hidden="true"/>'
+                if pattern
+                else ""
             )
-            if pattern:
-                parts.append(
-                    f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" '
-                    f'fill="url(#{pattern})" aria-hidden="true"/>'
-                )
+            parts.append(
+                f'<g class="series series-movement-{kind}"><rect x="{x:.1f}" y="{y:.1f}" '
+                f'width="{w:.1f}" height="{h:.1f}" fill="currentColor">'
+                f"<title>{escape(title)}</title></rect>{overlay}</g>"
+            )
     return _svg(parts, f"MRR movements per {unit}, gains above and losses below the axis.")
 
 
 def legend() -> SafeString:
     items = []
-    for kind, (color, pattern) in KIND_STYLE.items():
-        fill = f'<rect width="14" height="14" fill="{color}"/>'
+    for kind, pattern in KIND_STYLE.items():
+        fill = '<rect width="14" height="14" fill="currentColor"/>'
         if pattern:
             fill += f'<rect width="14" height="14" fill="url(#{pattern})"/>'
         items.append(
-            f'<li><svg width="14" height="14" aria-hidden="true">{PATTERNS}{fill}</svg> '
+            f'<li><svg class="series series-movement-{kind}" width="14" height="14" '
+            f'aria-hidden="true">{PATTERNS}{fill}</svg> '
             f"{escape(KIND_LABEL[kind])}</li>"
         )
     return mark_safe(  # noqa: S308 — constant labels, escaped

@@ -4,15 +4,19 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
+from billing.exchange import StoredRates, reporting_currency
 from billing.metrics import ordered_currencies, sort_amounts
 from billing.models import SignalKind
 from billing.recovery import Recovery, failed_invoices, recovery_cohort
 from journeys.board_selectors import (
     KindTotal,
+    RecoveryMoney,
     RollupFilter,
     bucketed,
     kind_sort_key,
+    kinds_in_reporting_currency,
     period_totals,
+    recovery_money,
 )
 from journeys.losses import cached_by_counts
 from journeys.models import SignalPlacement, Step
@@ -30,6 +34,7 @@ class StepStats:
     checkout_conversion: float | None
     recovery: Recovery | None
     refund_rate: float | None
+    recovery_money: RecoveryMoney | None = None
 
     @property
     def recovery_rate(self) -> dict[str, float]:
@@ -114,6 +119,8 @@ def step_stats(*, step: Step, filters: RollupFilter) -> StepStats:
             fingerprint,
             lambda: _recovery(step, filters, currencies),
         )
+    currency, rates, day = reporting_currency(step.workspace), StoredRates(), filters.period.end
+    kinds_in_reporting_currency(list(totals.values()), currency, day, rates)
     return StepStats(
         kinds=sorted(totals.values(), key=kind_sort_key),
         currencies=currencies,
@@ -122,5 +129,6 @@ def step_stats(*, step: Step, filters: RollupFilter) -> StepStats:
         series={key[0]: values for key, values in series.items()},
         checkout_conversion=completed / (completed + abandoned) if completed + abandoned else None,
         recovery=recovery,
+        recovery_money=recovery_money(recovery, currency, day, rates) if recovery else None,
         refund_rate=_refund_rate(step, filters, count(K.REFUND), count(K.PAYMENT_SUCCEEDED)),
     )

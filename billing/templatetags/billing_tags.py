@@ -5,6 +5,7 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
 from billing.models import SignalKind
+from custory.charts import Frame, hover_bands, nice_ticks, time_axis, value_axis
 from custory.formatting import duration_text
 
 register = template.Library()
@@ -60,116 +61,95 @@ def sparkline(values, label=""):
     text = f"{label}: {sum(values)} signals, peak {max(values)} per interval"
     return format_html(
         '<svg class="spark" viewBox="0 0 {} {}" width="{}" height="{}" role="img" '
-        'aria-label="{}"><polyline points="{}" fill="none" stroke="currentColor" '
-        'stroke-width="1.5"/></svg>',
+        'aria-label="{}"><title>{}</title><polyline points="{}" fill="none" '
+        'stroke="currentColor" stroke-width="1.5"/></svg>',
         width,
         height,
         width,
         height,
         text,
+        text,
         points,
     )
 
 
-# Series are told apart by dash pattern and marker shape, not by colour alone.
+# Series are told apart by dash pattern and marker shape, not by colour alone. A kind keeps its
+# colour on every chart: `series-<kind>` takes a chart token in custory.css (losses in reds).
 _PATTERNS = ["", "6 3", "2 3", "8 3 2 3", "1 2", "10 4"]
 _MARKERS = ["circle", "square", "triangle", "diamond", "cross", "bar"]
-K = SignalKind
-# A kind keeps its colour on every chart: money lost in reds, money in and kept in greens, the
-# rest in blues (each at least 4.5:1 on white).
-_KIND_COLORS = {
-    K.PAYMENT_FAILED: "#b3261e",
-    K.REFUND: "#a3470f",
-    K.DISPUTE_OPENED: "#8e1a4f",
-    K.CHECKOUT_ABANDONED: "#8a5a00",
-    K.SUBSCRIPTION_CANCELED: "#9c2b5e",
-    K.CANCELLATION_SCHEDULED: "#7a4b00",
-    K.PLAN_DOWNGRADED: "#8f3b1b",
-    K.PAYMENT_SUCCEEDED: "#1d7a3a",
-    K.PAYMENT_RECOVERED: "#0f6e6e",
-    K.CHECKOUT_COMPLETED: "#2f6b1f",
-    K.TRIAL_CONVERTED: "#1d7a3a",
-    K.PLAN_UPGRADED: "#0f6e6e",
-    K.CANCELLATION_WITHDRAWN: "#2f6b1f",
-    K.SUBSCRIPTION_STARTED: "#3d4fd6",
-}
-_OTHER_COLORS = ["#3d4fd6", "#6b3fa0", "#1c1e26", "#005f8a"]
+_OTHER_SERIES = 4  # series-other-0..3 in custory.css, for kinds this list does not know
 
 
-def kind_color(kind: str, index: int = 0) -> str:
-    """The kind's colour, the same on every chart; unknown kinds take the neutral palette."""
-    return _KIND_COLORS.get(kind) or _OTHER_COLORS[index % len(_OTHER_COLORS)]
+def series_class(kind: str, index: int = 0) -> str:
+    """The CSS class that colours a kind's series, the same on every chart."""
+    if kind in SignalKind.values:
+        return f"series series-{kind}"
+    return f"series series-other-{index % _OTHER_SERIES}"
 
 
-def _marker(shape: str, x: float, y: float, color: str) -> str:
+def _marker(shape: str, x: float, y: float) -> str:
     if shape == "circle":
-        return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"/>'
+        return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="currentColor"/>'
     if shape == "square":
-        return f'<rect x="{x - 3:.1f}" y="{y - 3:.1f}" width="6" height="6" fill="{color}"/>'
+        return f'<rect x="{x - 3:.1f}" y="{y - 3:.1f}" width="6" height="6" fill="currentColor"/>'
     if shape == "triangle":
         return (
             f'<polygon points="{x:.1f},{y - 4:.1f} {x - 4:.1f},{y + 3:.1f} {x + 4:.1f},{y + 3:.1f}"'
-            f' fill="{color}"/>'
+            ' fill="currentColor"/>'
         )
     if shape == "diamond":
         return (
             f'<polygon points="{x:.1f},{y - 4:.1f} {x + 4:.1f},{y:.1f} {x:.1f},{y + 4:.1f} '
-            f'{x - 4:.1f},{y:.1f}" fill="{color}"/>'
+            f'{x - 4:.1f},{y:.1f}" fill="currentColor"/>'
         )
     if shape == "cross":
         return (
             f'<path d="M{x - 3:.1f} {y - 3:.1f}L{x + 3:.1f} {y + 3:.1f}M{x + 3:.1f} {y - 3:.1f}'
-            f'L{x - 3:.1f} {y + 3:.1f}" stroke="{color}" stroke-width="2"/>'
+            f'L{x - 3:.1f} {y + 3:.1f}" stroke="currentColor" stroke-width="2"/>'
         )
-    return f'<rect x="{x - 1:.1f}" y="{y - 4:.1f}" width="2" height="8" fill="{color}"/>'
+    return f'<rect x="{x - 1:.1f}" y="{y - 4:.1f}" width="2" height="8" fill="currentColor"/>'
 
 
 @register.simple_tag
 def kind_chart(series, buckets, unit):
-    """Signals per kind over time as an SVG line chart with a legend (server-rendered)."""
+    """Signals per kind over time as an SVG line chart: count axis, dated ticks, the values of a
+    day on hover, and a legend (server-rendered)."""
     if not series or not buckets:
         return format_html('<p class="muted">{}</p>', "No signals in this period.")
-    width, height, left, bottom, top_pad = 640, 220, 40, 24, 10
-    plot_w, plot_h = width - left - 10, height - bottom - top_pad
-    peak = max((max(v) for v in series.values()), default=0) or 1
-    step = plot_w / max(len(buckets) - 1, 1)
-    parts = [
-        f'<line x1="{left}" y1="{top_pad + plot_h}" x2="{width - 10}" y2="{top_pad + plot_h}" '
-        'stroke="#9aa0ad"/>',
-        f'<text x="{left - 6}" y="{top_pad + 4}" text-anchor="end" font-size="11">{peak}</text>',
-        f'<text x="{left - 6}" y="{top_pad + plot_h}" text-anchor="end" font-size="11">0</text>',
-    ]
-    fmt = "%-d %b" if unit != "month" else "%b %Y"
-    parts.append(
-        f'<text x="{left}" y="{height - 6}" font-size="11">{buckets[0].strftime(fmt)}</text>'
-    )
-    parts.append(
-        f'<text x="{width - 10}" y="{height - 6}" font-size="11" text-anchor="end">'
-        f"{buckets[-1].strftime(fmt)}</text>"
-    )
+    ordered = sorted(series.items(), key=lambda kv: -sum(kv[1]))
+    ticks = nice_ticks(0, max((max(v) for v in series.values()), default=0))
+    frame = Frame(640, 230, 40, 12, 10, 28, ticks[0], ticks[-1])
+    step = frame.plot_w / max(len(buckets) - 1, 1)
+    xs = [frame.left + j * step for j in range(len(buckets))]
+    labels = [day.strftime("%b %Y" if unit == "month" else "%-d %b") for day in buckets]
+    parts = value_axis(frame, ticks, str)
+    parts += time_axis(frame, xs, labels)
     legend = []
-    for i, (kind, values) in enumerate(sorted(series.items(), key=lambda kv: -sum(kv[1]))):
-        color, dash, shape = (
-            kind_color(kind, i),
+    for i, (kind, values) in enumerate(ordered):
+        css, dash, shape = (
+            series_class(kind, i),
             _PATTERNS[i % len(_PATTERNS)],
             _MARKERS[i % len(_MARKERS)],
         )
-        coords = [
-            (left + j * step, top_pad + plot_h - (v / peak) * plot_h) for j, v in enumerate(values)
-        ]
+        coords = [(x, frame.y(v)) for x, v in zip(xs, values, strict=False)]
         points = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+        markers = "".join(_marker(shape, x, y) for x, y in coords) if len(coords) <= 60 else ""
         parts.append(
-            f'<polyline points="{points}" fill="none" stroke="{color}" stroke-width="2"'
-            f"{dash_attr}/>"
+            f'<g class="{css}" data-kind="{escape(kind)}"><polyline points="{points}" fill="none" '
+            f'stroke="currentColor" stroke-width="2"{dash_attr}/>{markers}</g>'
         )
-        if len(coords) <= 60:
-            parts.extend(_marker(shape, x, y, color) for x, y in coords)
         sample = (
-            f'<svg width="34" height="12" aria-hidden="true"><line x1="0" y1="6" x2="34" y2="6" '
-            f'stroke="{color}" stroke-width="2"{dash_attr}/>{_marker(shape, 17, 6, color)}</svg>'
+            f'<svg class="{css}" width="34" height="12" aria-hidden="true"><line x1="0" y1="6" '
+            f'x2="34" y2="6" stroke="currentColor" stroke-width="2"{dash_attr}/>'
+            f"{_marker(shape, 17, 6)}</svg>"
         )
         legend.append(f"<li>{sample} {escape(kind_label(kind))} ({sum(values)})</li>")
+    titles = [
+        f"{labels[j]}: " + ", ".join(f"{kind_label(k)} {v[j]}" for k, v in ordered if j < len(v))
+        for j in range(len(buckets))
+    ]
+    parts += hover_bands(frame, xs, titles)
     label = (
         "Signals per "
         + unit
@@ -177,12 +157,29 @@ def kind_chart(series, buckets, unit):
         + "; ".join(f"{kind_label(k)} {sum(v)}" for k, v in series.items())
     )
     svg = (
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'<svg class="chart" viewBox="0 0 {frame.width} {frame.height}" role="img" '
         f'aria-label="{escape(label)}">{"".join(parts)}</svg>'
     )
     return mark_safe(  # noqa: S308 — every interpolated text above is escaped or numeric
         f'<figure class="kind-chart">{svg}<ul class="legend" role="list">{"".join(legend)}</ul>'
-        "</figure>"
+        f"{_kind_table(ordered, labels, unit)}</figure>"
+    )
+
+
+def _kind_table(ordered: list, labels: list[str], unit: str) -> str:
+    """The chart's values as a table, for keyboards and screen readers (hover is mouse-only)."""
+    head = "".join(f'<th scope="col" class="num">{escape(kind_label(k))}</th>' for k, _ in ordered)
+    rows = "".join(
+        f'<tr><th scope="row">{escape(label)}</th>'
+        + "".join(f'<td class="num">{values[j]}</td>' for _, values in ordered)
+        + "</tr>"
+        for j, label in enumerate(labels)
+    )
+    return (
+        f'<details class="chart-table"><summary>Table</summary><div class="table-wrap">'
+        f'<table class="table"><caption class="sr-only">Signals per {escape(unit)} by kind'
+        f'</caption><thead><tr><th scope="col">{escape(unit.capitalize())}</th>{head}</tr></thead>'
+        f"<tbody>{rows}</tbody></table></div></details>"
     )
 
 

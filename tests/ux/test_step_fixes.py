@@ -3,6 +3,8 @@
 import re
 from datetime import date, timedelta
 
+from django.conf import settings
+
 from billing.models import SignalKind
 from billing.templatetags.billing_tags import kind_chart
 from journeys.services import journey_install_default
@@ -11,11 +13,19 @@ from tests.dashboard_data import default_journey, mixed_history
 K = SignalKind
 
 
+def series_colour(css_class: str) -> str:
+    """The colour a series class draws in: its token in custory.css, looked up in tokens.css."""
+    css = (settings.BASE_DIR / "static" / "css" / "custory.css").read_text()
+    tokens = (settings.BASE_DIR / "static" / "css" / "tokens.css").read_text()
+    rule = re.search(rf"\.{css_class}\b[^{{]*{{ color: var\(--([a-z-]+)\); }}", css)
+    return re.search(rf"--{rule.group(1)}: (#[0-9a-f]{{6}})", tokens).group(1)
+
+
 def strokes(html: str) -> dict[str, str]:
-    """Legend label → its line colour, read from the rendered chart."""
-    legend = r'<li><svg[^>]*><line [^>]*stroke="(#[0-9a-f]{6})"[^<]*/>.*?</svg> ([^(<]+) \('
+    """Legend label → its line colour, read from the rendered chart and the stylesheets."""
+    legend = r'<li><svg class="series (series-[a-z_]+)"[^>]*><line [^>]*/>.*?</svg> ([^(<]+) \('
     pairs = re.findall(legend, html)
-    return {label.strip(): color for color, label in pairs}
+    return {label.strip(): series_colour(css_class) for css_class, label in pairs}
 
 
 def test_failed_payments_are_drawn_in_red_and_successful_ones_in_green():
