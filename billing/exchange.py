@@ -165,6 +165,35 @@ def money_in(amounts: dict[str, int], to: str, day: date, rates: RateSource) -> 
     return Money(to.lower(), total, dict(amounts), unconverted)
 
 
+@dataclass(frozen=True)
+class Part:
+    """Some money in one currency; when Stripe converted it (a balance transaction's
+    exchange rate), also what it settled as in the account's currency."""
+
+    currency: str
+    amount: int
+    settled_in: str = ""
+    settled: int = 0
+
+
+def money_of_parts(parts: list[Part], to: str, day: date, rates: RateSource) -> Money:
+    """Like money_in, but a part Stripe converted counts at Stripe's own rate: its settled
+    amount (converted on from the settlement currency by the day's rate if that is not `to`)."""
+    total, by_currency, unconverted = 0, {}, []
+    for part in parts:
+        by_currency[part.currency] = by_currency.get(part.currency, 0) + part.amount
+        if part.settled_in:
+            converted = convert(part.settled, part.settled_in, to, day, rates)
+        else:
+            converted = convert(part.amount, part.currency, to, day, rates)
+        if converted is None:
+            unconverted.append(part.settled_in or part.currency)
+        else:
+            total += converted
+    by_currency = {c: v for c, v in by_currency.items() if v}
+    return Money(to.lower(), total, by_currency, sorted(set(unconverted)))
+
+
 def reporting_currency(workspace) -> str:
     """The workspace's choice, else its Stripe account's default currency, else USD."""
     chosen, account = (
@@ -231,6 +260,7 @@ def converted_amount(
     currencies = set(
         Customer.objects.filter(workspace=workspace)
         .exclude(currency="")
+        .order_by()
         .values_list("currency", flat=True)
         .distinct()
     )

@@ -2,12 +2,22 @@
 breakdown: what the metrics command prints and the "How we count" page defines."""
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
-from django.db.models import Count, Sum
+from django.db.models import BigIntegerField, Count, Sum
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
 
-from billing.exchange import Money, RateSource, StoredRates, money_in, reporting_currency
-from billing.filters import Period
+from billing.exchange import (
+    Money,
+    Part,
+    RateSource,
+    StoredRates,
+    money_in,
+    money_of_parts,
+    reporting_currency,
+)
+from billing.filters import Period, today
 from billing.metrics import SignalFilter, revenue_at_risk
 from billing.models import SignalKind
 from billing.recovery import period_recovery
@@ -25,6 +35,9 @@ class Figures:
 
     def money(self, amounts: dict[str, int], day: date | None = None) -> Money:
         return money_in(amounts, self.currency, day or self.period.end, self.rates)
+
+    def money_of(self, parts: list[Part]) -> Money:
+        return money_of_parts(parts, self.currency, self.period.end, self.rates)
 
 
 @dataclass
@@ -128,39 +141,66 @@ def headline(
     )
 
 
-def _signal_sums(workspace, filters: SignalFilter, kind: str, **details) -> tuple[int, dict]:
+def _signal_sums(workspace, filters: SignalFilter, kind: str, **details) -> tuple[int, list[Part]]:
+    """How many signals of `kind` the period holds, and their amounts per currency, apart
+    where Stripe converted them (settled in the account's currency at Stripe's rate)."""
     rows = filters.signals(workspace).filter(kind=kind)
     for key, value in details.items():
         rows = rows.filter(**{f"details__{key}": value})
-    per_currency = rows.values("currency").order_by().annotate(n=Count("id"), total=Sum("amount"))
-    count, amounts = 0, {}
-    for row in per_currency:
+    settled = Cast(KT("details__settlement_amount"), BigIntegerField())
+    groups = (
+        rows.annotate(settled_in=KT("details__settlement_currency"))
+        .values("currency", "settled_in")
+        .order_by()
+        .annotate(n=Count("id"), total=Sum("amount"), settled=Sum(settled))
+    )
+    count, parts = 0, []
+    for row in groups:
         count += row["n"]
         if row["currency"] and row["total"]:
-            amounts[row["currency"]] = row["total"]
-    return count, amounts
+            settled_in = (row["settled_in"] or "") if row["settled"] is not None else ""
+            parts.append(Part(row["currency"], row["total"], settled_in, row["settled"] or 0))
+    return count, parts
 
 
 def _ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
+DEFAULT_DAYS = 30
+
+
+def figures_period(start: date | None = None, end: date | None = None) -> Period:
+    """The metrics' period: `start` to `end` (UTC days, both included), ending today and
+    starting 30 days before the end unless given. Raises ValueError when start is after end."""
+    end = end or today()
+    start = start or end - timedelta(days=DEFAULT_DAYS - 1)
+    if start > end:
+        raise ValueError("The first day must not be after the last day.")
+    return Period(start, end)
+
+
 def period_figures(
-    workspace, period: Period, *, rates: RateSource | None = None, filters=None
+    workspace,
+    period: Period,
+    *,
+    rates: RateSource | None = None,
+    filters=None,
+    first_attempt_payments: int | None = None,
 ) -> dict:
-    """The figures of `period` as the metrics command's JSON object (money in minor units)."""
+    """The figures of `period` as the metrics command's JSON object (money in minor units);
+    callers with step rollups pass the period's first-attempt payments (else signals count)."""
     filters = filters or SignalFilter(period=period)
     rates = rates or StoredRates()
     f = Figures(reporting_currency(workspace), period, rates, filters)
     recovery = period_recovery(workspace, filters)
-    total = recovery.total
-    top = headline(workspace, filters, rates=rates, failed_invoices=total.invoices)
-    failed = f.money(recovery.failed_amounts)
-    recovered = f.money(recovery.recovered_amounts)
-    refunds, refunded = _signal_sums(workspace, filters, K.REFUND)
-    opened, disputed = _signal_sums(workspace, filters, K.DISPUTE_OPENED)
-    won, _ = _signal_sums(workspace, filters, K.DISPUTE_CLOSED, dispute_status="won")
-    lost, _ = _signal_sums(workspace, filters, K.DISPUTE_CLOSED, dispute_status="lost")
+    top = headline(
+        workspace,
+        filters,
+        rates=rates,
+        failed_invoices=recovery.total.invoices,
+        first_attempt_payments=first_attempt_payments,
+    )
     at_risk, _ = revenue_at_risk(workspace, filters)
     return {
         "currency": f.currency.upper(),
@@ -174,6 +214,17 @@ def period_figures(
             "by_currency": {c.upper(): v for c, v in top.arpa_by_currency.items()},
         },
         "movements": {kind: money.as_json() for kind, money in top.movements.items()},
+        **_recovery_figures(f, recovery),
+        **_refunds_and_disputes(workspace, f),
+        "revenue_at_risk": f.money(at_risk).as_json(),
+    }
+
+
+def _recovery_figures(f: Figures, recovery) -> dict:
+    total = recovery.total
+    failed = f.money(recovery.failed_amounts)
+    recovered = f.money(recovery.recovered_amounts)
+    return {
         "failed_payments": {
             "invoices": total.invoices,
             "attempts": total.attempts,
@@ -187,12 +238,20 @@ def period_figures(
             "rate_amount": _ratio(recovered.total, failed.total),
             "rate_count": _ratio(total.recovered, total.invoices),
         },
-        "refunds": {"count": refunds, "amount": f.money(refunded).as_json()},
+    }
+
+
+def _refunds_and_disputes(workspace, f: Figures) -> dict:
+    refunds, refunded = _signal_sums(workspace, f.filters, K.REFUND)
+    opened, disputed = _signal_sums(workspace, f.filters, K.DISPUTE_OPENED)
+    won, _ = _signal_sums(workspace, f.filters, K.DISPUTE_CLOSED, dispute_status="won")
+    lost, _ = _signal_sums(workspace, f.filters, K.DISPUTE_CLOSED, dispute_status="lost")
+    return {
+        "refunds": {"count": refunds, "amount": f.money_of(refunded).as_json()},
         "disputes": {
             "opened": opened,
-            "amount": f.money(disputed).as_json(),
+            "amount": f.money_of(disputed).as_json(),
             "won": won,
             "lost": lost,
         },
-        "revenue_at_risk": f.money(at_risk).as_json(),
     }

@@ -3,6 +3,7 @@
 from billing.models import Customer, StripeEvent, Subscription
 from billing.normalize.common import InvoiceOutcome, SubscriptionState
 from billing.revenue_models import FailedInvoice
+from billing.revenue_rollups import recovery_rollups_change, recovery_snapshot
 
 
 def _earliest(a, b):
@@ -53,6 +54,7 @@ def invoice_outcome_record(
     row = rows.select_for_update().first()
     if row is None:
         return
+    before = recovery_snapshot(row)
     _merge(row, outcome)
     if customer is not None and row.customer_id is None:
         row.customer = customer
@@ -69,6 +71,7 @@ def invoice_outcome_record(
         if canceled:
             _lose(row, canceled[0] or canceled[1], "canceled")
     row.save()
+    recovery_rollups_change(before=before, after=recovery_snapshot(row))
 
 
 def invoice_outcomes_subscription_canceled(*, event: StripeEvent, state: SubscriptionState) -> None:
@@ -82,9 +85,11 @@ def invoice_outcomes_subscription_canceled(*, event: StripeEvent, state: Subscri
     )
     for row in rows.select_for_update():
         before = (row.lost_at, row.lost_reason)
+        counted = recovery_snapshot(row)
         _lose(row, at, "canceled")
         if (row.lost_at, row.lost_reason) != before:
             row.save(update_fields=["lost_at", "lost_reason"])
+            recovery_rollups_change(before=counted, after=recovery_snapshot(row))
 
 
 class FailedInvoiceRows:
@@ -97,6 +102,8 @@ class FailedInvoiceRows:
         self.rows: dict[tuple[int, str], FailedInvoice | None] = {}
         self.new: set[tuple[int, str]] = set()
         self.dirty: set[tuple[int, str]] = set()
+        # What each stored row counted in the recovery rollups before the batch changed it.
+        self.counted: dict[tuple[int, str], tuple | None] = {}
         self._load(keys)
 
     def _load(self, keys) -> None:
@@ -115,6 +122,7 @@ class FailedInvoiceRows:
             key = (row.workspace_id, row.invoice_id)
             if self.rows.get(key) is None:
                 self.rows[key] = row
+                self.counted[key] = recovery_snapshot(row)
 
     def record(
         self, *, event: StripeEvent, customer: Customer | None, outcome: InvoiceOutcome | None
@@ -170,6 +178,10 @@ class FailedInvoiceRows:
         changed = [self.rows[key] for key in sorted(self.dirty - self.new)]
         if changed:
             FailedInvoice.objects.bulk_update(changed, MERGED_FIELDS)
+        for key in sorted(self.dirty):
+            recovery_rollups_change(
+                before=self.counted.get(key), after=recovery_snapshot(self.rows[key])
+            )
 
 
 MERGED_FIELDS = [

@@ -6,13 +6,13 @@ Recovery per invoice lives in billing.recovery, customer-level MRR in billing.re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Sum
 
 from billing.filters import Period
 from billing.models import RevenueSignal, SignalKind, Subscription
+from billing.querysets import AT_RISK
 
 K = SignalKind
-AT_RISK_STATUSES = ["past_due", "unpaid"]
 
 
 @dataclass
@@ -48,11 +48,7 @@ def sort_amounts(amounts: dict[str, int], currencies: list[str]) -> dict[str, in
 def at_risk_subscriptions(workspace, *, livemode=None, connection_id=None):
     """Subscriptions with an unresolved failed payment (past due, unpaid) or a scheduled
     cancellation."""
-    subscriptions = Subscription.objects.filter(workspace=workspace).filter(
-        Q(status__in=AT_RISK_STATUSES)
-        | Q(cancel_at_period_end=True, status__in=["active", "trialing", "past_due"])
-        | Q(cancel_at__isnull=False, status__in=["active", "trialing"])
-    )
+    subscriptions = Subscription.objects.filter(workspace=workspace).filter(AT_RISK)
     if livemode is not None:
         subscriptions = subscriptions.filter(livemode=livemode)
     if connection_id:

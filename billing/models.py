@@ -16,6 +16,7 @@ from billing.choices import (
     SignalKind,
 )
 from billing.querysets import (
+    AT_RISK,
     CustomerQuerySet,
     RevenueSignalQuerySet,
     StripeConnectionQuerySet,
@@ -242,6 +243,15 @@ class Subscription(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["workspace", "stripe_id"], name="billing_subscription_unique_per_workspace"
+            ),
+        ]
+        indexes = [
+            # Revenue at risk now (every board view): the few at-risk rows, summed from the index.
+            models.Index(
+                fields=["workspace", "currency"],
+                include=["mrr", "customer"],
+                condition=AT_RISK,
+                name="billing_subscription_at_risk",
             ),
         ]
 

@@ -12,6 +12,7 @@ from itertools import groupby
 from billing.models import Customer, StripeEvent
 from billing.normalize import Facts
 from billing.revenue_models import MovementKind, MrrMovement, MrrPoint, RevenueSettings
+from billing.revenue_rollups import mrr_rollups_change
 
 # Statuses whose MRR counts; `trialing` only when the workspace counts trials from the start.
 PAYING_STATUSES = frozenset({"active", "past_due"})
@@ -136,8 +137,13 @@ def customers_movements_rebuild(
             points[customer.pk], trials[customer.workspace_id]
         )
     ]
-    MrrMovement.objects.filter(customer_id__in=by_pk).delete()
+    previous = MrrMovement.objects.filter(customer_id__in=by_pk)
+    removed = list(
+        previous.only("workspace", "connection", "livemode", "at", "kind", "currency", "amount")
+    )
+    previous.delete()
     MrrMovement.objects.bulk_create(movements)
+    mrr_rollups_change(removed=removed, added=movements)
 
 
 def movements_of(points: list[MrrPoint], from_start: bool) -> list[tuple]:

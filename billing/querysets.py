@@ -4,6 +4,14 @@ from django.db import models
 
 from billing.choices import ConnectionStatus
 
+# Subscriptions whose revenue is at risk now: an unresolved failed payment (past due, unpaid)
+# or a scheduled cancellation. One expression for the query and its partial index.
+AT_RISK = (
+    models.Q(status__in=["past_due", "unpaid"])
+    | models.Q(cancel_at_period_end=True, status__in=["active", "trialing", "past_due"])
+    | models.Q(cancel_at__isnull=False, status__in=["active", "trialing"])
+)
+
 
 class StripeConnectionQuerySet(models.QuerySet):
     def for_workspace(self, workspace):

@@ -7,14 +7,13 @@ later, whenever), lost (uncollectible, voided, subscription canceled) or still i
 import statistics
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Sum
 
 from billing.metrics import SignalFilter, sort_amounts
-from billing.revenue_models import FailedInvoice
+from billing.revenue_models import FailedInvoice, RecoveryDailyRollup
+from billing.revenue_rollups import RECOVERED, cohort_aggregates
+from billing.revenue_rollups import RECOVERY_FIELDS as COHORT_FIELDS
 
-RECOVERED = Q(paid_at__isnull=False)
-LOST = Q(paid_at__isnull=True, lost_at__isnull=False)
-IN_DUNNING = Q(paid_at__isnull=True, lost_at__isnull=True)
 MEDIAN_SAMPLE = 5000
 
 
@@ -99,17 +98,7 @@ def failed_invoices_between(workspace, start, end, *, filters: SignalFilter | No
 
 def recovery_cohort(rows, currencies: list[str] | None = None, *, median=True) -> Recovery:
     """The per-invoice figures of a queryset of failed invoices (the period's cohort)."""
-    aggregates = {
-        "invoices": Count("id"),
-        "attempts": Sum("attempts"),
-        "amount": Sum("amount"),
-        "recovered": Count("id", filter=RECOVERED),
-        "amount_recovered": Sum("amount_paid", filter=RECOVERED),
-        "in_dunning": Count("id", filter=IN_DUNNING),
-        "amount_in_dunning": Sum("amount", filter=IN_DUNNING),
-        "lost": Count("id", filter=LOST),
-        "amount_lost": Sum("amount", filter=LOST),
-    }
+    aggregates = cohort_aggregates()
     # Aliased: an aggregate may not share its name with a field it sums.
     sums = (
         rows.values("currency")
@@ -140,4 +129,21 @@ def median_hours_to_recover(rows) -> float | None:
 
 
 def period_recovery(workspace, filters: SignalFilter, currencies=None, *, median=True) -> Recovery:
-    return recovery_cohort(failed_invoices(workspace, filters), currencies, median=median)
+    """The period's cohort from the daily rollups (billing.revenue_rollups); the median time to
+    recover reads the cohort's latest recovered invoices."""
+    rows = RecoveryDailyRollup.objects.filter(
+        workspace=workspace, day__gte=filters.period.start, day__lte=filters.period.end
+    )
+    if filters.livemode is not None:
+        rows = rows.filter(livemode=filters.livemode)
+    if filters.connection_id:
+        rows = rows.filter(connection_id=filters.connection_id)
+    sums = rows.values("currency").order_by().annotate(**{f"n_{n}": Sum(n) for n in COHORT_FIELDS})
+    by_currency = {
+        row["currency"]: Cohort(**{n: row[f"n_{n}"] or 0 for n in COHORT_FIELDS}) for row in sums
+    }
+    order = currencies or sorted(by_currency, key=lambda c: -by_currency[c].invoices)
+    recovery = Recovery(by_currency=sort_amounts(by_currency, order))
+    if median and recovery.total.recovered:
+        recovery.median_hours = median_hours_to_recover(failed_invoices(workspace, filters))
+    return recovery

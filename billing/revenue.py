@@ -1,15 +1,18 @@
 """Reads of customer-level MRR: movements over a period, MRR and paying customers at a moment.
 
-All from MrrMovement (one row per change of a customer's MRR), never from raw signals.
+From MrrDailyRollup (MrrMovement added up per day, billing.revenue_rollups), never from raw
+signals; a moment inside a day adds that day's movements before it.
 """
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, time
 
 from django.db.models import Count, Q, Sum
 
 from billing.metrics import SignalFilter
-from billing.revenue_models import MovementKind, MrrMovement
+from billing.revenue_models import MovementKind, MrrDailyRollup, MrrMovement
+from billing.revenue_rollups import utc_day
 
 M = MovementKind
 MONEY_KINDS = [
@@ -50,13 +53,22 @@ class Movements:
         return {c: v for c, v in total.items() if v}
 
 
+def workspace_rollups(workspace, filters: SignalFilter | None = None):
+    rows = MrrDailyRollup.objects.filter(workspace=workspace)
+    if filters is not None and filters.livemode is not None:
+        rows = rows.filter(livemode=filters.livemode)
+    if filters is not None and filters.connection_id:
+        rows = rows.filter(connection_id=filters.connection_id)
+    return rows
+
+
 def period_movements(workspace, filters: SignalFilter) -> Movements:
     rows = (
-        workspace_movements(workspace, filters)
-        .filter(at__gte=filters.period.start_at, at__lt=filters.period.end_at)
+        workspace_rollups(workspace, filters)
+        .filter(day__gte=filters.period.start, day__lte=filters.period.end)
         .values("kind", "currency")
         .order_by()
-        .annotate(total=Sum("amount"), n=Count("id"))
+        .annotate(total=Sum("amount"), n=Sum("count"))
     )
     movements = Movements(amounts={kind: {} for kind in MONEY_KINDS})
     for row in rows:
@@ -66,16 +78,22 @@ def period_movements(workspace, filters: SignalFilter) -> Movements:
     return movements
 
 
+def _before(workspace, moment: datetime, filters: SignalFilter | None):
+    """Rollup rows of the days before `moment`'s day, and the movements of that day before it
+    (none at midnight): together, every movement before `moment`."""
+    day_start = datetime.combine(utc_day(moment), time.min, tzinfo=UTC)
+    days = workspace_rollups(workspace, filters).filter(day__lt=day_start.date())
+    same_day = workspace_movements(workspace, filters).filter(at__gte=day_start, at__lt=moment)
+    return days, same_day
+
+
 def mrr_at(workspace, moment: datetime, filters: SignalFilter | None = None) -> dict[str, int]:
     """MRR per currency just before `moment`: every movement before it, added up."""
-    rows = (
-        workspace_movements(workspace, filters)
-        .filter(at__lt=moment)
-        .values("currency")
-        .order_by()
-        .annotate(total=Sum("amount"))
-    )
-    return {row["currency"]: row["total"] for row in rows if row["total"]}
+    mrr: dict[str, int] = {}
+    for rows in _before(workspace, moment, filters):
+        for row in rows.values("currency").order_by().annotate(total=Sum("amount")):
+            mrr[row["currency"]] = mrr.get(row["currency"], 0) + (row["total"] or 0)
+    return {c: v for c, v in mrr.items() if v}
 
 
 def paying_customers_by_currency(
@@ -83,17 +101,16 @@ def paying_customers_by_currency(
 ) -> dict[str, int]:
     """Customers paying just before `moment`, by the currency they pay in: those who started
     or came back, less those who churned."""
-    rows = (
-        workspace_movements(workspace, filters)
-        .filter(at__lt=moment, kind__in=STARTS + STOPS)
-        .values("currency", "kind")
-        .order_by()
-        .annotate(n=Count("id"))
-    )
+    days, same_day = _before(workspace, moment, filters)
+    counted = [
+        days.filter(kind__in=STARTS + STOPS).values("currency", "kind").annotate(n=Sum("count")),
+        same_day.filter(kind__in=STARTS + STOPS).values("currency", "kind").annotate(n=Count("id")),
+    ]
     paying: dict[str, int] = {}
-    for row in rows:
-        sign = 1 if row["kind"] in STARTS else -1
-        paying[row["currency"]] = paying.get(row["currency"], 0) + sign * row["n"]
+    for rows in counted:
+        for row in rows.order_by():
+            sign = 1 if row["kind"] in STARTS else -1
+            paying[row["currency"]] = paying.get(row["currency"], 0) + sign * row["n"]
     return {c: n for c, n in paying.items() if n}
 
 
@@ -112,22 +129,21 @@ class Snapshot:
 
 
 def mrr_snapshot(workspace, filters: SignalFilter) -> Snapshot:
-    """Both ends of the period in one query over the movements before its end."""
-    start, end = filters.period.start_at, filters.period.end_at
-    before = Q(at__lt=start)
+    """Both ends of the period in one query over the daily rollups before its end."""
+    before = Q(day__lt=filters.period.start)
     starts, stops = Q(kind__in=STARTS), Q(kind__in=STOPS)
     rows = (
-        workspace_movements(workspace, filters)
-        .filter(at__lt=end)
+        workspace_rollups(workspace, filters)
+        .filter(day__lte=filters.period.end)
         .values("currency")
         .order_by()
         .annotate(
             mrr_end=Sum("amount"),
             mrr_start=Sum("amount", filter=before),
-            in_end=Count("id", filter=starts),
-            out_end=Count("id", filter=stops),
-            in_start=Count("id", filter=starts & before),
-            out_start=Count("id", filter=stops & before),
+            in_end=Sum("count", filter=starts),
+            out_end=Sum("count", filter=stops),
+            in_start=Sum("count", filter=starts & before),
+            out_start=Sum("count", filter=stops & before),
         )
     )
     snap = Snapshot({}, {}, {}, {})
@@ -136,8 +152,8 @@ def mrr_snapshot(workspace, filters: SignalFilter) -> Snapshot:
         for target, value in (
             (snap.mrr_end, row["mrr_end"] or 0),
             (snap.mrr_start, row["mrr_start"] or 0),
-            (snap.paying_end, row["in_end"] - row["out_end"]),
-            (snap.paying_start, row["in_start"] - row["out_start"]),
+            (snap.paying_end, (row["in_end"] or 0) - (row["out_end"] or 0)),
+            (snap.paying_start, (row["in_start"] or 0) - (row["out_start"] or 0)),
         ):
             if value:
                 target[c] = value
@@ -146,13 +162,8 @@ def mrr_snapshot(workspace, filters: SignalFilter) -> Snapshot:
 
 def _bucket_of(day, buckets: list) -> int | None:
     """Index of the bucket (by start day, ascending) that holds `day`."""
-    index = None
-    for i, start in enumerate(buckets):
-        if start <= day:
-            index = i
-        else:
-            break
-    return index
+    index = bisect_right(buckets, day) - 1
+    return index if index >= 0 else None
 
 
 @dataclass
@@ -165,17 +176,17 @@ class Series:
 
 
 def revenue_series(workspace, filters: SignalFilter, buckets: list) -> Series:
-    """MRR at the end of each bucket and the movements in it, from the period's movements and
-    the MRR before the period (so the line and the bars always agree)."""
+    """MRR at the end of each bucket and the movements in it, from the period's daily rollups
+    and the MRR before the period (so the line and the bars always agree)."""
     start_mrr = mrr_at(workspace, filters.period.start_at, filters)
     moved: list[dict[str, dict[str, int]]] = [{} for _ in buckets]
     rows = (
-        workspace_movements(workspace, filters)
-        .filter(at__gte=filters.period.start_at, at__lt=filters.period.end_at)
-        .values_list("at", "kind", "currency", "amount")
+        workspace_rollups(workspace, filters)
+        .filter(day__gte=filters.period.start, day__lte=filters.period.end)
+        .values_list("day", "kind", "currency", "amount")
     )
-    for at, kind, currency, amount in rows:
-        index = _bucket_of(at.date(), buckets)
+    for day, kind, currency, amount in rows:
+        index = _bucket_of(day, buckets)
         if index is None or kind not in MONEY_KINDS or not amount:
             continue
         per_kind = moved[index].setdefault(kind, {})

@@ -2,6 +2,7 @@
 history per customer (points and movements), and how a workspace counts."""
 
 from django.db import models
+from django.db.models.functions import Coalesce
 
 from custory.models import Workspace
 
@@ -223,3 +224,91 @@ class DiscountShare(models.Model):
 
     def __str__(self):
         return f"{self.discount_id}: {self.share}"
+
+
+class DailyRollup(models.Model):
+    """What the daily revenue rollups share: one row per workspace, connection, mode and day."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey(
+        "billing.StripeConnection",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    livemode = models.BooleanField(default=False)
+    day = models.DateField()  # UTC
+
+    class Meta:
+        abstract = True
+
+
+class MrrDailyRollup(DailyRollup):
+    """Per day, movement kind, currency and connection: the customers' MRR movements added up.
+
+    Kept equal to MrrMovement by whoever rewrites a customer's movements, in the same
+    transaction (billing.revenue_rollups), so MRR over time never scans movements.
+    """
+
+    kind = models.CharField(max_length=20, choices=MovementKind.choices)
+    currency = models.CharField(max_length=3)
+    count = models.PositiveIntegerField(default=0)
+    amount = models.BigIntegerField(default=0)  # signed, minor units
+
+    class Meta:
+        constraints = [
+            # Coalesce so rows without a connection are unique too.
+            models.UniqueConstraint(
+                models.F("workspace"),
+                Coalesce("connection", models.Value(0)),
+                models.F("livemode"),
+                models.F("day"),
+                models.F("kind"),
+                models.F("currency"),
+                name="billing_mrr_rollup_unique",
+            ),
+        ]
+        indexes = [
+            # A period's movements; MRR and paying customers before a day.
+            models.Index(fields=["workspace", "day"], name="billing_mrr_rollup_ws_day"),
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.kind} {self.amount} {self.currency}"
+
+
+class RecoveryDailyRollup(DailyRollup):
+    """Per day of first failure, currency and connection: the failed invoices' counts and
+    amounts by outcome, kept equal to FailedInvoice by the writes that merge its rows."""
+
+    # `day`: of the first failure.
+    currency = models.CharField(max_length=3, blank=True)
+    invoices = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    amount = models.BigIntegerField(default=0)
+    recovered = models.PositiveIntegerField(default=0)
+    amount_recovered = models.BigIntegerField(default=0)
+    in_dunning = models.PositiveIntegerField(default=0)
+    amount_in_dunning = models.BigIntegerField(default=0)
+    lost = models.PositiveIntegerField(default=0)
+    amount_lost = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                models.F("workspace"),
+                Coalesce("connection", models.Value(0)),
+                models.F("livemode"),
+                models.F("day"),
+                models.F("currency"),
+                name="billing_recovery_rollup_unique",
+            ),
+        ]
+        indexes = [
+            # A period's cohort: the days of its first failures.
+            models.Index(fields=["workspace", "day"], name="billing_recovery_rollup_ws_day"),
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.invoices} invoices in {self.currency}"

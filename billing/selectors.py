@@ -56,23 +56,30 @@ CUSTOMER_SORTS = {
 }
 
 
-def customer_figures(workspace, customers):
+FIGURE_NAMES = ("mrr", "paid", "failed", "refunded", "disputed", "risk")
+
+
+def customer_figures(workspace, customers, names=FIGURE_NAMES):
     """Each customer's MRR (as the figures count it), total paid, failed amount still in
-    dunning, refunded, disputed and MRR at risk now, in minor units of its currency."""
+    dunning, refunded, disputed and MRR at risk now, in minor units of its currency (`names`:
+    only those figures)."""
     signals = RevenueSignal.objects.filter(workspace=workspace)
     latest_mrr = (
         MrrMovement.objects.filter(customer_id=OuterRef("pk"))
         .order_by("-at", "-id")
         .values("mrr_after")[:1]
     )
-    return customers.annotate(
-        figure_mrr=Coalesce(Subquery(latest_mrr, output_field=BigIntegerField()), 0),
-        figure_paid=_per_customer(signals, kind=SignalKind.PAYMENT_SUCCEEDED),
-        figure_failed=_per_customer(FailedInvoice.objects.filter(workspace=workspace).in_dunning()),
-        figure_refunded=_per_customer(signals, kind=SignalKind.REFUND),
-        figure_disputed=_per_customer(signals, kind=SignalKind.DISPUTE_OPENED),
-        figure_risk=_per_customer(at_risk_subscriptions(workspace), "mrr"),
-    )
+    figures = {
+        "mrr": lambda: Coalesce(Subquery(latest_mrr, output_field=BigIntegerField()), 0),
+        "paid": lambda: _per_customer(signals, kind=SignalKind.PAYMENT_SUCCEEDED),
+        "failed": lambda: _per_customer(
+            FailedInvoice.objects.filter(workspace=workspace).in_dunning()
+        ),
+        "refunded": lambda: _per_customer(signals, kind=SignalKind.REFUND),
+        "disputed": lambda: _per_customer(signals, kind=SignalKind.DISPUTE_OPENED),
+        "risk": lambda: _per_customer(at_risk_subscriptions(workspace), "mrr"),
+    }
+    return customers.annotate(**{f"figure_{name}": figures[name]() for name in names})
 
 
 def customer_search(workspace, *, q: str = "", at_risk: bool = False, sort: str = ""):
@@ -94,7 +101,7 @@ def customer_search(workspace, *, q: str = "", at_risk: bool = False, sort: str 
         # By converted amount: ¥50,000 is not more than $495. This computes every customer's
         # figure; without a sort, only the page's customers get theirs (customer_figures_add).
         customers = (
-            customer_figures(workspace, customers)
+            customer_figures(workspace, customers, names=[sort])
             .annotate(sort_value=converted_amount(workspace, field=f"figure_{sort}"))
             .order_by("-sort_value", "-first_seen_at")
         )
@@ -102,13 +109,14 @@ def customer_search(workspace, *, q: str = "", at_risk: bool = False, sort: str 
 
 
 def customer_figures_add(workspace, customers: list) -> list:
-    """Give a page of customers their figures (one query for the page, not the whole list)."""
-    missing = [c for c in customers if not hasattr(c, "figure_mrr")]
+    """Give a page of customers their figures (one query for the page, not the whole list;
+    a list sorted by one figure has that one already)."""
+    missing = [c for c in customers if not all(hasattr(c, f"figure_{n}") for n in FIGURE_NAMES)]
     if missing:
         rows = customer_figures(workspace, Customer.objects.filter(pk__in=[c.pk for c in missing]))
         by_pk = {row.pk: row for row in rows}
         for customer in missing:
-            for name in ("mrr", "paid", "failed", "refunded", "disputed", "risk"):
+            for name in FIGURE_NAMES:
                 value = getattr(by_pk.get(customer.pk), f"figure_{name}", 0)
                 setattr(customer, f"figure_{name}", value)
     return customers

@@ -37,6 +37,12 @@ class SignalDetails(TypedDict, total=False):
     failed_at: str  # when the recovered invoice was first attempted
     recovery_seconds: int  # from that first attempt to the payment
     hours_to_recover: float
+    # Stripe's conversion of the amount (billing.exchange): the balance transaction, and when
+    # expanded with an exchange rate, the amount settled in the account's currency.
+    balance_transaction_id: str
+    settlement_currency: str
+    settlement_amount: int  # positive, minor units of settlement_currency
+    exchange_rate: str  # as Stripe wrote it: settlement units per unit of the signal's currency
     # Refunds, disputes, cancellations
     reason: str  # refund reason or dispute reason
     refund_full: bool

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from journeys.api import journeys, signals
+from journeys.api import journeys, revenue, signals
 
 urlpatterns = [
     path("signals/", signals.SignalList.as_view(), name="signal_list"),
@@ -34,4 +34,5 @@ urlpatterns = [
     ),
     path("steps/<uuid:uuid>/", journeys.StepDetail.as_view(), name="step_detail"),
     path("metrics/", journeys.Metrics.as_view(), name="metrics"),
+    path("metrics/revenue/", revenue.RevenueFigures.as_view(), name="revenue_figures"),
 ]

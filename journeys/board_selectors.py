@@ -136,6 +136,23 @@ def period_totals(rows_qs, period: Period, group: list[str]):
         }
 
 
+def first_attempt_payments(workspace, filters: RollupFilter) -> int:
+    """Payments that succeeded at their first attempt in the period, from the default journey's
+    rollups (every signal has one placement per journey): paid invoices less recovered ones."""
+    journey = Journey.objects.filter(workspace=workspace).order_by("-is_default", "id").first()
+    if journey is None:
+        return 0
+    counts = dict(
+        filters.rollups(journey=journey, kind__in=[K.PAYMENT_SUCCEEDED, K.PAYMENT_RECOVERED])
+        .filter(day__gte=filters.period.start, day__lte=filters.period.end)
+        .values("kind")
+        .order_by()
+        .annotate(n=Sum("count"))
+        .values_list("kind", "n")
+    )
+    return max(counts.get(K.PAYMENT_SUCCEEDED, 0) - counts.get(K.PAYMENT_RECOVERED, 0), 0)
+
+
 def spark_buckets(period: Period) -> tuple[str, list[date]]:
     """How a period is cut for sparklines and charts: by day, week or month."""
     if period.days <= 31:
@@ -357,7 +374,7 @@ def board_build(*, journey: Journey, filters: RollupFilter) -> Board:
     for card in cards:
         kinds_in_reporting_currency(card.kinds, top.currency, day, rates)
     kinds_in_reporting_currency(list(totals.values()), top.currency, day, rates)
-    losses = _losses(journey, filters, stages, currencies, totals)
+    losses = _losses(journey, filters, stages, currencies, totals, recovery)
     for card, amounts in losses:
         card.loss_money = money_in(amounts, top.currency, day, rates)
     mrr = _mrr_movements(movements, currencies)
@@ -391,8 +408,8 @@ def _fingerprint(totals) -> tuple:
     )
 
 
-def _losses(journey, filters, stages, currencies, totals):
-    failed, won = net_loss_adjustments(journey, filters, _fingerprint(totals))
+def _losses(journey, filters, stages, currencies, totals, recovery):
+    failed, won = net_loss_adjustments(journey, filters, _fingerprint(totals), recovery)
     cards = [c for _, stage_cards in stages for c in stage_cards]
     return biggest_losses(cards, currencies, failed=failed, won=won)
 

@@ -9,16 +9,54 @@ from django.db.models import OuterRef, Subquery, Sum
 
 from billing.metrics import SignalFilter
 from billing.models import SignalKind
-from billing.recovery import failed_invoices
-from journeys.models import Journey, SignalPlacement
+from billing.recovery import Recovery, failed_invoices, period_recovery
+from journeys.models import Journey, SignalPlacement, StepDailyRollup
 
 K = SignalKind
 # Counted from rollups as they are; failed payments and disputes are netted below.
 GROSS_LOSS_KINDS = (K.REFUND, K.CHECKOUT_ABANDONED, K.DISPUTE_OPENED)
 
 
-def unrecovered_failed_by_step(journey: Journey, filters: SignalFilter) -> dict:
-    """The period's failed invoices still in dunning or lost, by the step of their failure."""
+def _failure_steps(journey: Journey, filters: SignalFilter) -> dict[str, set]:
+    """Per currency, the steps holding the journey's failed payments from the period's start
+    on (later attempts of the period's invoices included), from the step rollups."""
+    rows = StepDailyRollup.objects.filter(
+        journey=journey, kind=K.PAYMENT_FAILED, day__gte=filters.period.start
+    )
+    if filters.livemode is not None:
+        rows = rows.filter(livemode=filters.livemode)
+    if filters.connection_id:
+        rows = rows.filter(connection_id=filters.connection_id)
+    steps: dict[str, set] = defaultdict(set)
+    for currency, step_id in rows.values_list("currency", "step_id").distinct().order_by():
+        steps[currency].add(step_id)
+    return steps
+
+
+def unrecovered_failed_by_step(
+    journey: Journey, filters: SignalFilter, recovery: Recovery | None = None
+) -> dict:
+    """The period's failed invoices still in dunning or lost, by the step of their failure.
+
+    Where one step holds all of a currency's failed payments (the usual journey), the
+    currency's amount comes from the recovery rollups; otherwise each invoice is looked up."""
+    recovery = recovery or period_recovery(journey.workspace, filters, median=False)
+    unrecovered = {
+        currency: cohort.amount_in_dunning + cohort.amount_lost
+        for currency, cohort in recovery.by_currency.items()
+        if cohort.amount_in_dunning + cohort.amount_lost
+    }
+    steps = _failure_steps(journey, filters)
+    out: dict = defaultdict(dict)
+    looked_up = []
+    for currency, amount in unrecovered.items():
+        if len(steps.get(currency, ())) == 1:
+            (step_id,) = steps[currency]
+            out[step_id][currency] = amount
+        else:
+            looked_up.append(currency)
+    if not looked_up:
+        return out
     step_of_failure = SignalPlacement.objects.filter(
         journey=journey,
         signal__workspace=journey.workspace_id,
@@ -27,13 +65,12 @@ def unrecovered_failed_by_step(journey: Journey, filters: SignalFilter) -> dict:
     ).values("step_id")[:1]
     rows = (
         failed_invoices(journey.workspace, filters)
-        .filter(paid_at__isnull=True)
+        .filter(paid_at__isnull=True, currency__in=looked_up)
         .annotate(step_id=Subquery(step_of_failure))
         .values("step_id", "currency")
         .order_by()
         .annotate(total=Sum("amount"))
     )
-    out: dict = defaultdict(dict)
     for row in rows:
         if row["total"]:
             out[row["step_id"]][row["currency"]] = row["total"]
@@ -42,22 +79,16 @@ def unrecovered_failed_by_step(journey: Journey, filters: SignalFilter) -> dict:
 
 def won_disputes_by_step(journey: Journey, filters: SignalFilter) -> dict:
     """Disputes closed as won in the period, by step: money that came back."""
+    won = filters.signals(journey.workspace).filter(
+        kind=K.DISPUTE_CLOSED, details__dispute_status="won"
+    )
+    # From the period's few closed disputes (an index on kind and time) to their placements.
     rows = (
-        SignalPlacement.objects.filter(
-            journey=journey,
-            signal__kind=K.DISPUTE_CLOSED,
-            signal__details__dispute_status="won",
-            signal__occurred_at__gte=filters.period.start_at,
-            signal__occurred_at__lt=filters.period.end_at,
-        )
+        SignalPlacement.objects.filter(journey=journey, signal__in=won.values("id"))
         .values("step_id", "signal__currency")
         .order_by()
         .annotate(total=Sum("signal__amount"))
     )
-    if filters.livemode is not None:
-        rows = rows.filter(signal__livemode=filters.livemode)
-    if filters.connection_id:
-        rows = rows.filter(signal__connection_id=filters.connection_id)
     out: dict = defaultdict(dict)
     for row in rows:
         if row["total"]:
@@ -95,15 +126,18 @@ def cached_by_counts(name: str, owner, filters: SignalFilter, fingerprint, compu
     return boxed[0]
 
 
-def net_loss_adjustments(journey: Journey, filters: SignalFilter, fingerprint) -> tuple:
-    """(unrecovered failed, won disputes) by step, from the cache when the counts match."""
+def net_loss_adjustments(
+    journey: Journey, filters: SignalFilter, fingerprint, recovery: Recovery | None = None
+) -> tuple:
+    """(unrecovered failed, won disputes) by step, from the cache when the counts match; the
+    caller may pass the period's recovery cohort it has read already."""
     return cached_by_counts(
         "net-losses",
         journey,
         filters,
         fingerprint,
         lambda: (
-            dict(unrecovered_failed_by_step(journey, filters)),
+            dict(unrecovered_failed_by_step(journey, filters, recovery)),
             dict(won_disputes_by_step(journey, filters)),
         ),
     )

@@ -7,7 +7,7 @@ from billing.exchange import Money, RateSource, StoredRates, money_in, reporting
 from billing.figures import Headline, headline
 from billing.metrics import SignalFilter
 from billing.revenue import MONEY_KINDS, revenue_series
-from journeys.board_selectors import spark_buckets
+from journeys.board_selectors import RollupFilter, first_attempt_payments, spark_buckets
 from journeys.revenue_charts import legend, movement_bars, mrr_line
 
 
@@ -49,9 +49,14 @@ def revenue_rows(workspace, filters: SignalFilter, rates: RateSource) -> tuple[s
     return unit, rows
 
 
-def revenue_page(workspace, filters: SignalFilter) -> RevenuePage:
+def revenue_page(workspace, filters: RollupFilter) -> RevenuePage:
     rates = StoredRates()
-    top = headline(workspace, filters, rates=rates)
+    top = headline(
+        workspace,
+        filters,
+        rates=rates,
+        first_attempt_payments=first_attempt_payments(workspace, filters),
+    )
     unit, rows = revenue_rows(workspace, filters, rates)
     buckets = [row.start for row in rows]
     return RevenuePage(

@@ -9,20 +9,20 @@ from django.views.decorators.http import require_http_methods
 
 from billing.exchange import StoredRates
 from billing.filters import BoardFilterForm
-from billing.metrics import SignalFilter
 from billing.revenue_models import RevenueSettings
 from billing.revenue_services import revenue_settings_update
 from custory.access import workspace_view
 from custory.models import Role
+from journeys.board_selectors import RollupFilter
 from journeys.revenue_charts import KIND_LABEL
 from journeys.revenue_forms import RevenueSettingsForm
 from journeys.revenue_selectors import revenue_page, revenue_rows
 
 
-def _filters(request: HttpRequest) -> tuple[BoardFilterForm, SignalFilter]:
+def _filters(request: HttpRequest) -> tuple[BoardFilterForm, RollupFilter]:
     form = BoardFilterForm(request.GET or None, workspace=request.workspace)
     connection = form.selected_connection
-    filters = SignalFilter(
+    filters = RollupFilter(
         period=form.selected_period,
         livemode=form.selected_livemode,
         connection_id=connection.pk if connection else None,

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from billing.models import RevenueSignal
 from billing.revenue_models import FailedInvoice, MrrMovement
+from billing.revenue_rollups import revenue_rollups_rebuild
 from journeys.models import Journey
 from journeys.placement import place_signals
 from journeys.services import journey_install_default
@@ -92,6 +93,8 @@ def mixed_history(workspace):
         )
     _failed_invoices(workspace, signals)
     _movements(workspace, signals)
+    # Written directly above, so their rollups are added up as the pipeline's writes keep them.
+    revenue_rollups_rebuild(workspace=workspace)
     return signals
 
 

@@ -109,6 +109,8 @@ def _error(status: int, type_: str, code: str, message: str) -> tuple[int, dict]
 
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeStripe
+    # Keep-alive, as Stripe's API: a client reuses its connection for the next page.
+    protocol_version = "HTTP/1.1"
 
     def log_message(self, format, *args):  # noqa: A002 — the base class's signature
         pass

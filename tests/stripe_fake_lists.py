@@ -29,19 +29,19 @@ class ObjectLists:
     """The objects the fake lists, by path."""
 
     by_path: dict[str, list[dict]] = field(default_factory=dict)
+    # id → object, so expanding a refund's charge does not scan every list.
+    _by_id: dict[str, dict] = field(default_factory=dict)
     _sorted: dict[str, tuple[list[dict], list[tuple], dict[str, int]]] = field(default_factory=dict)
 
     def add(self, path: str, obj: dict) -> dict:
         self.by_path.setdefault(path, []).append(obj)
+        if obj.get("id"):
+            self._by_id.setdefault(obj["id"], obj)
         self._sorted.pop(path, None)
         return obj
 
     def find(self, obj_id: str) -> dict | None:
-        for objects in self.by_path.values():
-            for obj in objects:
-                if obj.get("id") == obj_id:
-                    return obj
-        return None
+        return self._by_id.get(obj_id)
 
     def ordered(self, path: str):
         """(objects newest first, their sort keys, id → position), cached until a change."""

@@ -175,3 +175,22 @@ def iso(value: datetime | None) -> str | None:
 def compact(details: dict[str, Any]) -> dict[str, Any]:
     """Drop keys whose value is None or an empty string (details only carry what is known)."""
     return {k: v for k, v in details.items() if v is not None and v != ""}
+
+
+def settlement(balance_transaction: Any, *, sign: int = 1) -> dict[str, Any]:
+    """What a balance transaction tells of an amount's conversion: its id, and, when Stripe
+    converted it (expanded, with an `exchange_rate`), the settled amount (made positive by
+    `sign` for refunds and disputes, whose transactions are negative) and the rate."""
+    if isinstance(balance_transaction, str):
+        return {"balance_transaction_id": balance_transaction}
+    txn = as_dict(balance_transaction)
+    rate, amount = txn.get("exchange_rate"), as_int(txn.get("amount"))
+    found = compact({"balance_transaction_id": as_str(txn.get("id"))})
+    if rate is None or amount is None or not as_str(txn.get("currency")):
+        return found
+    return {
+        **found,
+        "settlement_currency": as_str(txn.get("currency")).lower(),
+        "settlement_amount": sign * amount,
+        "exchange_rate": str(rate),
+    }

@@ -16,6 +16,7 @@ from billing.normalize.common import (
     as_str,
     compact,
     obj_id,
+    settlement,
 )
 
 
@@ -109,7 +110,7 @@ def normalize_charge(event: dict[str, Any], charge: dict[str, Any]) -> Facts:
                 amount=as_int(charge.get("amount")),
                 currency=currency,
                 object_id=charge_id,
-                details=details,
+                details={**details, **settlement(charge.get("balance_transaction"))},
             )
         )
     elif (
@@ -173,6 +174,8 @@ def _refund_signal(event: dict[str, Any], charge: dict[str, Any], details: dict)
                     "invoice_id": details.get("invoice_id"),
                 }
             ),
+            # The refund's own conversion; a partial refund's amount is this event's only.
+            **(settlement(newest.get("balance_transaction"), sign=-1) if newest else {}),
         },
     )
 
@@ -208,11 +211,20 @@ def normalize_dispute(event: dict[str, Any], dispute: dict[str, Any]) -> Facts:
                         "payment_intent_id": obj_id(dispute.get("payment_intent")),
                         "reason": as_str(dispute.get("reason")),
                         "dispute_status": as_str(dispute.get("status")),
+                        # The withdrawal: the first of the dispute's (expanded) transactions.
+                        **_dispute_settlement(dispute, kind),
                     }
                 ),
             )
         )
     return facts
+
+
+def _dispute_settlement(dispute: dict[str, Any], kind: str) -> dict[str, Any]:
+    withdrawals = as_list(dispute.get("balance_transactions"))
+    if kind != "dispute_opened" or not withdrawals:
+        return {}
+    return settlement(withdrawals[0], sign=-1)
 
 
 def normalize_payment_intent(event: dict[str, Any], intent: dict[str, Any]) -> Facts:

@@ -92,49 +92,88 @@ def endpoint_secrets_sql() -> str:
 
 
 @cache
-def event_store_sql() -> str:
-    """PostgreSQL, one statement and one round trip (autocommit: its own transaction):
-    re-check that the endpoint is active and the secret that verified is not retired, insert the
-    event (ON CONFLICT DO NOTHING) and flip the drain flag if this event is due and new.
+def event_store_many_sql() -> str:
+    """PostgreSQL, one statement for a batch of webhook events (autocommit: one commit for all).
 
-    Parameters: uuid, secret id, then the _INSERT_FIELDS values except workspace and connection
-    (payload as JSON text), then due (bool), now, now - re-arm. Returns one row: (endpoint ok,
-    inserted, flipped) as 0/1 counts. A revoke or a retire is therefore refused by the very
-    statement that would have stored the event, whatever a process cached.
+    Per event it re-checks that the endpoint is active and the secret that verified it is not
+    retired, inserts the event (ON CONFLICT DO NOTHING; the first of equal ids in one batch wins)
+    and, if any due event is new, flips the drain flag. Events come as parallel arrays, so one
+    prepared statement serves every batch size. Parameters: uuids, secret ids, stripe ids,
+    types, api versions, created, livemode, payloads (JSON text), received_at, due (one array
+    each, in that order), then source, pending, ignored, now, pending, now - re-arm. Returns one
+    row per event in input order: (endpoint ok, inserted, flipped), booleans.
+
+    A revoke or a retire is therefore refused by the very statement that would have stored the
+    event, whatever a process cached. Rows are inserted in key order, so two batches that share
+    ids cannot deadlock.
     """
+    return f"WITH {_batch_endpoints_sql()}, {_batch_insert_sql()}"
+
+
+def _col(meta, name: str) -> str:
+    return connection.ops.quote_name(meta.get_field(name).column)
+
+
+def _batch_endpoints_sql() -> str:
+    """CTEs r (the events, numbered) and ep (those whose endpoint and secret are still active,
+    with their connection, workspace and rank among equal ids)."""
     quote = connection.ops.quote_name
     c_meta, s_meta, e_meta = StripeConnection._meta, WebhookSecret._meta, StripeEvent._meta
-    d_meta = EventDrainState._meta
-
-    def col(meta, name):
-        return quote(meta.get_field(name).column)
-
     conn, secret = quote(c_meta.db_table), quote(s_meta.db_table)
     c_pk, s_pk = quote(c_meta.pk.column), quote(s_meta.pk.column)
-    fields = [e_meta.get_field(name) for name in _INSERT_FIELDS]
-    columns = ", ".join(quote(f.column) for f in fields)
-    # Typed parameters: in INSERT … SELECT an untyped one (a None) would be taken for text.
-    values = ", ".join(f"%s::{_cast(f)}" for f in fields if f.name not in _ENDPOINT)
-    unique = next(c for c in e_meta.constraints if c.name == "billing_event_unique_per_workspace")
-    conflict = ", ".join(col(e_meta, name) for name in unique.fields)
-    drain, requested = quote(d_meta.db_table), col(d_meta, "requested")
-    requested_at = col(d_meta, "requested_at")
-    active = ConnectionStatus.ACTIVE.value
+    arrays = ", ".join(
+        [f"%b::{_cast(c_meta.get_field('uuid'))}[]", f"%b::{_cast(s_meta.pk)}[]"]
+        + [f"%b::{_cast(e_meta.get_field(name))}[]" for name in _BATCH_FIELDS]
+        + ["%b::boolean[]"]
+    )
+    inputs = ", ".join(["endpoint", "secret_id", *_BATCH_FIELDS, "due"])
+    workspace = f"{conn}.{_col(c_meta, 'workspace')}"
     return (
-        f"WITH ep AS (SELECT {conn}.{c_pk} AS cid, {conn}.{col(c_meta, 'workspace')} AS wid"  # noqa: S608
-        f" FROM {conn} JOIN {secret} ON {secret}.{col(s_meta, 'connection')} = {conn}.{c_pk}"
-        f" WHERE {conn}.{col(c_meta, 'uuid')} = %s AND {conn}.{col(c_meta, 'status')} = '{active}'"
-        f" AND {secret}.{s_pk} = %s AND {secret}.{col(s_meta, 'retired_at')} IS NULL),"
-        f" ins AS (INSERT INTO {quote(e_meta.db_table)} ({columns}) SELECT ep.wid, ep.cid, {values}"
-        f" FROM ep ON CONFLICT ({conflict}) DO NOTHING RETURNING {quote(e_meta.pk.column)}),"
-        f" flip AS (UPDATE {drain} SET {requested} = true, {requested_at} = %s"
-        f" WHERE {quote(d_meta.pk.column)} = 1 AND %s AND EXISTS (SELECT 1 FROM ins)"
+        f"r AS (SELECT * FROM unnest({arrays}) WITH ORDINALITY AS r({inputs}, ord)),"  # noqa: S608
+        f" ep AS (SELECT r.ord, {conn}.{c_pk} AS cid, {workspace} AS wid,"
+        f" row_number() OVER (PARTITION BY {workspace}, r.stripe_id ORDER BY r.ord) AS nth"
+        f" FROM r JOIN {conn} ON {conn}.{_col(c_meta, 'uuid')} = r.endpoint"
+        f" AND {conn}.{_col(c_meta, 'status')} = '{ConnectionStatus.ACTIVE.value}'"
+        f" JOIN {secret} ON {secret}.{s_pk} = r.secret_id"
+        f" AND {secret}.{_col(s_meta, 'connection')} = {conn}.{c_pk}"
+        f" AND {secret}.{_col(s_meta, 'retired_at')} IS NULL)"
+    )
+
+
+def _batch_insert_sql() -> str:
+    """CTEs ins (the insert) and flip (the drain flag), then one answer row per event."""
+    quote = connection.ops.quote_name
+    e_meta, d_meta = StripeEvent._meta, EventDrainState._meta
+    columns = ", ".join(_col(e_meta, name) for name in (*_ENDPOINT, *_BATCH_FIELDS, *_CONSTANT))
+    unique = next(c for c in e_meta.constraints if c.name == "billing_event_unique_per_workspace")
+    conflict = ", ".join(_col(e_meta, name) for name in unique.fields)
+    workspace, stripe_id = _col(e_meta, "workspace"), _col(e_meta, "stripe_id")
+    status = _col(e_meta, "status")
+    requested, requested_at = _col(d_meta, "requested"), _col(d_meta, "requested_at")
+    return (
+        f"ins AS (INSERT INTO {quote(e_meta.db_table)} ({columns})"  # noqa: S608
+        f" SELECT ep.wid, ep.cid, {', '.join('r.' + name for name in _BATCH_FIELDS)},"
+        " %s, CASE WHEN r.due THEN %s ELSE %s END, 0, '',"
+        " CASE WHEN r.due THEN r.received_at END"
+        " FROM ep JOIN r ON r.ord = ep.ord WHERE ep.nth = 1 ORDER BY ep.wid, r.stripe_id"
+        f" ON CONFLICT ({conflict}) DO NOTHING RETURNING {workspace}, {stripe_id}, {status}),"
+        f" flip AS (UPDATE {quote(d_meta.db_table)} SET {requested} = true, {requested_at} = %s"
+        f" WHERE {quote(d_meta.pk.column)} = 1"
+        f" AND EXISTS (SELECT 1 FROM ins WHERE ins.{status} = %s)"
         f" AND ({requested} = false OR {requested_at} < %s) RETURNING 1)"
-        " SELECT (SELECT count(*) FROM ep), (SELECT count(*) FROM ins), (SELECT count(*) FROM flip)"
+        f" SELECT ep.ord IS NOT NULL, ep.nth = 1 AND ins.{stripe_id} IS NOT NULL,"
+        " EXISTS (SELECT 1 FROM flip)"
+        f" FROM r LEFT JOIN ep ON ep.ord = r.ord LEFT JOIN ins ON ins.{workspace} = ep.wid"
+        f" AND ins.{stripe_id} = r.stripe_id ORDER BY r.ord"
     )
 
 
 _ENDPOINT = ("workspace", "connection")
+# Set by the batch statement itself: source, status (pending if due, else ignored), attempts,
+# last_error, next_attempt_at (received_at if due).
+_CONSTANT = ("source", "status", "attempts", "last_error", "next_attempt_at")
+# The event's columns the fast path sends per row (payload as JSON text, cast to jsonb).
+_BATCH_FIELDS = tuple(name for name in _INSERT_FIELDS if name not in (*_ENDPOINT, *_CONSTANT))
 
 
 def _cast(field) -> str:

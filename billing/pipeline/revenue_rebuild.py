@@ -11,6 +11,7 @@ from billing.models import Customer, EventStatus, StripeEvent
 from billing.mrr_ledger import mrr_points_record, workspace_movements_rebuild
 from billing.normalize import normalize_event
 from billing.revenue_models import DiscountShare, FailedInvoice, MrrMovement, MrrPoint
+from billing.revenue_rollups import revenue_rollups_rebuild
 
 REPLAYED = ("invoice.", "customer.subscription.")
 
@@ -38,4 +39,5 @@ def revenue_rebuild(*, workspace) -> int:
             mrr_points_record(event=event, customer=customer, facts=facts, rebuild=False)
             count += 1
         workspace_movements_rebuild(workspace=workspace)
+        revenue_rollups_rebuild(workspace=workspace)
     return count

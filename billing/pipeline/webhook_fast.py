@@ -7,20 +7,25 @@ and hands back to Django (returns None) for anything unusual: not PostgreSQL, no
 Content-Length (chunked), a path that is not an endpoint, an unknown host, plain http where
 SECURE_SSL_REDIRECT applies.
 
-Per request: one HMAC check against secrets cached per process, one JSON parse, and one
-statement in autocommit (hot_sql.event_store_sql) that re-checks the endpoint is active and the
-verifying secret still active, inserts the raw body as jsonb and flips the drain flag. The
-statement is prepared once per connection and commits before the 200, so "200 means stored"
-holds. A revoke or a retired secret is refused by that statement itself, at once, whatever a
-process cached; a new secret (rotation) that the cache does not know makes it reload.
+Per request: one HMAC check against secrets cached per process and one JSON parse; then the
+event joins a group commit (group_commit.GroupCommit): the requests of a process that arrive
+while a write is running are stored together by the next one, in one autocommit statement
+(hot_sql.event_store_many_sql) and so one WAL flush, and each gets its own answer only after
+that statement committed, so "200 means stored" holds. The statement re-checks, per event, that
+the endpoint is active and the verifying secret still active, so a revoke or a retired secret
+is refused at once, whatever a process cached; a new secret (rotation) that the cache does not
+know makes it reload. If the database refuses a batch, each event is stored alone, so one bad
+event fails only its own request; if the database is unreachable, every request is a 503.
 """
 
 import contextlib
 import json
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import psycopg
 from django.conf import settings
@@ -31,6 +36,7 @@ from django.utils import timezone
 from billing.event_types import PROCESSED_EVENT_TYPES
 from billing.models import ConnectionStatus, EventDrainState, EventSource, EventStatus
 from billing.pipeline import hot_sql
+from billing.pipeline.group_commit import GroupCommit
 from billing.pipeline.jobs import REARM_AFTER, drain_job_enqueue
 from billing.pipeline.webhooks import (
     Rejected,
@@ -126,10 +132,11 @@ def _handle(environ: dict, endpoint: uuid.UUID) -> tuple[int, str]:
     except Rejected as rejected:
         rejection_log(endpoint, rejected)
         return rejected.status, rejected.reason
-    except psycopg.DataError:
-        # What JSON allows and PostgreSQL's jsonb does not (a \u0000 escape).
-        rejection_log(endpoint, Rejected(400, "Body cannot be stored as JSON."))
-        return 400, "Body cannot be stored as JSON."
+    except (psycopg.DataError, psycopg.IntegrityError):
+        # The database is up but refuses these values (JSON that jsonb does not take, a value
+        # longer than its column): retrying cannot help.
+        rejection_log(endpoint, Rejected(400, "The event cannot be stored."))
+        return 400, "The event cannot be stored."
     except (psycopg.Error, DatabaseError, OSError) as error:
         logger.error("Stripe webhook not stored (%s): database error", type(error).__name__)
         return 503, "Could not store the event; try again."
@@ -178,12 +185,29 @@ def _endpoint_load(endpoint: uuid.UUID) -> Endpoint:
     return found
 
 
+class _Row(NamedTuple):
+    """One verified event on its way into a batch (the order of event_store_many_sql)."""
+
+    endpoint: uuid.UUID
+    secret_id: int
+    stripe_id: str
+    type: str
+    api_version: str
+    created: datetime
+    livemode: bool
+    payload: str
+    received_at: datetime
+    due: bool
+
+
 def _store(endpoint: uuid.UUID, secret_id: int, payload: dict, body: bytes) -> tuple[bool, bool]:
-    """(endpoint still active with that secret, event newly stored), in one statement."""
-    now = timezone.now()
+    """(endpoint still active with that secret, event newly stored), once it is committed."""
+    return _group_commit.submit(_row(endpoint, secret_id, payload, body))
+
+
+def _row(endpoint: uuid.UUID, secret_id: int, payload: dict, body: bytes) -> _Row:
     event_type = payload["type"]
-    due = event_type in _PROCESSED
-    params = [
+    return _Row(
         endpoint,
         secret_id,
         payload["id"],
@@ -192,20 +216,52 @@ def _store(endpoint: uuid.UUID, secret_id: int, payload: dict, body: bytes) -> t
         datetime.fromtimestamp(payload["created"], tz=UTC),
         bool(payload.get("livemode")),
         body.decode("utf-8"),
+        timezone.now(),
+        event_type in _PROCESSED,
+    )
+
+
+def _store_many(rows: Sequence[_Row]) -> list[tuple[bool, bool] | Exception]:
+    """Store a batch in one statement and one commit; if the database refuses it, store each
+    row alone so that one bad row fails only its own request. A lost connection fails all."""
+    try:
+        return _store_batch(rows)
+    except (psycopg.Error, DatabaseError) as error:
+        if len(rows) == 1 or not _connection_usable():
+            return [error] * len(rows)
+    outcomes = []
+    for row in rows:
+        try:
+            outcomes.extend(_store_batch([row]))
+        except (psycopg.Error, DatabaseError) as error:
+            outcomes.append(error)
+    return outcomes
+
+
+def _store_batch(rows: Sequence[_Row]) -> list[tuple[bool, bool]]:
+    now = timezone.now()
+    params = [
+        *(list(column) for column in zip(*rows, strict=True)),
         EventSource.WEBHOOK.value,
-        (EventStatus.PENDING if due else EventStatus.IGNORED).value,
-        0,
-        "",
+        EventStatus.PENDING.value,
+        EventStatus.IGNORED.value,
         now,
-        now if due else None,
-        now,
-        due,
+        EventStatus.PENDING.value,
         now - REARM_AFTER,
     ]
-    endpoint_ok, inserted, flipped = _execute(hot_sql.event_store_sql(), params, fetch="one")
-    if flipped:
+    results = _execute(hot_sql.event_store_many_sql(), params, fetch="all")
+    if any(flipped for *_, flipped in results):
         _drain_enqueue()
-    return bool(endpoint_ok), bool(inserted)
+    return [(bool(endpoint_ok), bool(inserted)) for endpoint_ok, inserted, _ in results]
+
+
+# Up to every thread of a process in one batch (gunicorn.conf.py: 16 threads).
+_group_commit: GroupCommit[_Row, tuple[bool, bool]] = GroupCommit(_store_many, max_batch=64)
+
+
+def _connection_usable() -> bool:
+    raw = connection.connection
+    return raw is not None and not raw.closed and not raw.broken
 
 
 def _drain_enqueue() -> None:

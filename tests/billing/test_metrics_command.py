@@ -106,9 +106,8 @@ EXPECTED = {
 }
 
 
-@pytest.fixture
-def workspace(db):
-    workspace = WorkspaceFactory(slug="fin")
+def june_history(workspace):
+    """The month of events above, the rate of 29 June, and a refund and a dispute (won)."""
     connection = StripeConnectionFactory(workspace=workspace)
     apply_payloads(connection, june_events())
     ExchangeRate.objects.create(day=date(2026, 6, 29), currency="usd", per_eur=Decimal("1.25"))
@@ -127,6 +126,12 @@ def workspace(db):
         occurred_at=datetime(2026, 6, 28, tzinfo=UTC),
         details={"dispute_status": "won"},
     )
+
+
+@pytest.fixture
+def workspace(db):
+    workspace = WorkspaceFactory(slug="fin")
+    june_history(workspace)
     return workspace
 
 

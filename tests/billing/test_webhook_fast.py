@@ -3,11 +3,14 @@ answers as the Django view, one statement per cached request, revoke and retire 
 
 import io
 import json
+import socket
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
+from django.db import OperationalError
 from django.db import connection as db_connection
 
 from billing.models import (
@@ -18,7 +21,7 @@ from billing.models import (
     StripeEvent,
     WebhookSecret,
 )
-from billing.pipeline import webhook_fast
+from billing.pipeline import hot_sql, webhook_fast
 from custory import crypto
 from custory.fast_routes import with_fast_routes
 from tests.billing.pipeline_helpers import SECRET, connection_with_secret, event_payload
@@ -234,3 +237,100 @@ def test_what_the_fast_path_does_not_serve_goes_to_django(app, connection):
         post(app, connection, event_payload())
         handed += 1
     assert len(app.handed) == handed
+
+
+# Group commit: concurrent acks share one multi-row INSERT and one commit (_store_many).
+
+
+def rows_for(connection, *payloads):
+    secret_id = connection.webhook_secrets.get().pk
+    return [
+        webhook_fast._row(connection.uuid, secret_id, payload, json.dumps(payload).encode())
+        for payload in payloads
+    ]
+
+
+@postgres_only
+def test_a_batch_stores_each_event_once_and_a_repeated_id_as_already_stored(connection):
+    first, second = event_payload(), event_payload("product.created")
+    outcomes = webhook_fast._store_many(rows_for(connection, first, second, first))
+    assert outcomes == [(True, True), (True, True), (True, False)]
+    assert StripeEvent.objects.filter(stripe_id=first["id"]).count() == 1
+    assert StripeEvent.objects.get(stripe_id=second["id"]).status == EventStatus.IGNORED
+    assert StripeEvent.objects.get(stripe_id=first["id"]).status == EventStatus.PENDING
+    assert EventDrainState.objects.get(pk=1).requested
+
+
+@postgres_only
+def test_a_batch_refuses_only_the_rows_of_a_revoked_endpoint(connection, workspace):
+    other = connection_with_secret(workspace)
+    other.status = ConnectionStatus.REVOKED
+    other.save()
+    kept, refused = event_payload(), event_payload()
+    outcomes = webhook_fast._store_many(rows_for(connection, kept) + rows_for(other, refused))
+    assert outcomes == [(True, True), (False, False)]
+    assert list(StripeEvent.objects.values_list("stripe_id", flat=True)) == [kept["id"]]
+
+
+def post_from_threads(app, connection, payloads):
+    """Post each payload from its own thread, all at once; the answers in the same order."""
+
+    def post_and_close(payload):
+        try:
+            return post(app, connection, payload)
+        finally:
+            db_connection.close()  # each thread has its own connection
+
+    with ThreadPoolExecutor(len(payloads)) as pool:
+        return list(pool.map(post_and_close, payloads))
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_posts_are_all_acked_and_each_stored_once(app, connection):
+    distinct = [event_payload() for _ in range(24)]
+    payloads = distinct + distinct[:8]  # Stripe's retries arrive together with the originals
+    answers = post_from_threads(app, connection, payloads)
+    assert [answer["status"] for answer in answers] == [200] * len(payloads)
+    bodies = sorted(answer["body"] for answer in answers)
+    assert bodies == [b"Already stored.\n"] * 8 + [b"Stored.\n"] * 24
+    stored = StripeEvent.objects.values_list("stripe_id", flat=True)
+    assert sorted(stored) == sorted(payload["id"] for payload in distinct)
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_row_the_database_refuses_does_not_fail_its_neighbours(app, connection):
+    good = [event_payload(), event_payload()]
+    poisoned = event_payload(api_version="v" * 100)  # longer than the column: a DataError
+    outcomes = webhook_fast._store_many(rows_for(connection, good[0], poisoned, good[1]))
+    assert outcomes[0] == outcomes[2] == (True, True)
+    assert isinstance(outcomes[1], psycopg.DataError)
+    answer = post(app, connection, event_payload(api_version="v" * 100))
+    assert (answer["status"], answer["body"]) == (400, b"The event cannot be stored.\n")
+    stored = sorted(StripeEvent.objects.values_list("stripe_id", flat=True))
+    assert stored == sorted(payload["id"] for payload in good)
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_when_the_database_is_unreachable_every_request_of_a_batch_is_a_503(
+    app, connection, monkeypatch
+):
+    post(app, connection, event_payload())  # the endpoint is cached, nothing left to read
+    rows = rows_for(connection, event_payload(), event_payload())
+    db_connection.close()
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        monkeypatch.setitem(db_connection.settings_dict, "PORT", closed.getsockname()[1])
+        outcomes = webhook_fast._store_many(rows)
+        unavailable = (psycopg.OperationalError, OperationalError)
+        assert [isinstance(outcome, unavailable) for outcome in outcomes] == [True, True]
+        answers = post_from_threads(app, connection, [event_payload() for _ in range(6)])
+    monkeypatch.undo()
+    assert [answer["status"] for answer in answers] == [503] * 6
+    assert StripeEvent.objects.count() == 1
+
+
+def test_a_row_carries_the_columns_in_the_order_of_the_batch_statement():
+    assert webhook_fast._Row._fields == ("endpoint", "secret_id", *hot_sql._BATCH_FIELDS, "due")

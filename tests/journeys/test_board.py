@@ -12,6 +12,7 @@ from billing.revenue import MONEY_KINDS
 from billing.revenue_models import FailedInvoice, MrrMovement
 from journeys.board_selectors import RollupFilter, board_build
 from journeys.models import SignalPlacement, StepDailyRollup
+from journeys.rule_services import rule_create
 from tests.dashboard_data import add_signal, default_journey, mixed_history
 from tests.factories import JourneyFactory, MappingRuleFactory, StepFactory, SubscriptionFactory
 
@@ -405,3 +406,25 @@ def test_board_queries_do_not_grow_with_signals_steps_or_days(client_for, member
         add_signal(workspace, "refund", days_ago=days, amount=100, currency="chf")
         add_signal(workspace, "subscription_canceled", days_ago=days, mrr_delta=-100)
     assert queries() == before
+
+
+def test_failed_payments_of_one_currency_on_two_steps_are_each_lost_where_they_failed(
+    client_for, member, workspace
+):
+    journey = default_journey(workspace)
+    checkout = journey.steps.get(name="Checkout")
+    rule_create(
+        journey=journey,
+        actor=member,
+        kinds=["payment_failed"],
+        step=checkout,
+        conditions={"decline_code": "expired_card"},
+        priority=-100,
+    )
+    mixed_history(workspace)
+    board = client_for(member).get("/w/acme/?period=30").context["board"]
+    losses = {card.step.name: amounts for card, amounts in board.losses}
+    # Bob's €99.00 in dunning failed with an expired card (Checkout, beside its €99.00
+    # abandoned); Alice's €49.00 lost invoice stays on Recurring payment.
+    assert losses["Recurring payment"] == {"eur": 4900}
+    assert losses["Checkout"] == {"eur": 9900 + 9900}

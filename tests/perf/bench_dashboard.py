@@ -111,6 +111,7 @@ def generate():
     from django.db import connection
 
     from billing.models import StripeConnection
+    from billing.revenue_rollups import revenue_rollups_rebuild
     from custory.models import Membership, Role, User, Workspace
     from journeys.models import MappingRule
     from journeys.services import journey_install_default
@@ -183,7 +184,7 @@ def generate():
             f"""
             INSERT INTO billing_revenuesignal (workspace_id, uuid, event_id, connection_id,
               customer_id, subscription_stripe_id, kind, occurred_at, livemode, amount, currency,
-              mrr_delta, object_id, details, created_at)
+              mrr_delta, object_id, details, created_at, fact_key)
             SELECT {ws}, gen_random_uuid(), e.id, {cn}, c.id, 'sub_bench' || c.id, s.kind,
               s.occurred_at, true,
               CASE WHEN s.kind IN ({amount_kinds})
@@ -205,7 +206,7 @@ def generate():
                   CASE WHEN e.id % 3 = 0 THEN 'involuntary' ELSE 'voluntary' END)
                 WHEN 'refund' THEN jsonb_build_object('reason', 'requested_by_customer')
                 ELSE '{{}}'::jsonb END,
-              s.occurred_at
+              s.occurred_at, ''
             FROM billing_stripeevent e
             CROSS JOIN LATERAL (
               SELECT {kind_case()} AS kind,
@@ -290,13 +291,19 @@ def generate():
             cursor.execute(sql)
             print(f"  {name:14} {cursor.rowcount:>9} rows  {time.perf_counter() - t:6.1f} s")
         t = time.perf_counter()
+        revenue_rollups_rebuild(workspace=workspace)
+        print(f"  {'revenue rollups':14} {'':>9}       {time.perf_counter() - t:6.1f} s")
+        t = time.perf_counter()
         cursor.execute("VACUUM ANALYZE")
         print(f"  {'vacuum analyze':14} {'':>9}       {time.perf_counter() - t:6.1f} s")
     print(f"Generated in {time.perf_counter() - started:.1f} s")
 
 
-def timed(client, url, headers=None) -> list[float]:
-    """REPEAT timings of one URL; the first (cold: empty cache, cold plans) is printed apart."""
+def timed(client, url, headers=None, *, uncached=False) -> list[float]:
+    """REPEAT timings of one URL; the first (cold: empty cache, cold plans) is printed apart.
+    `uncached` empties the cache before every request, as a new signal does for the board."""
+    from django.core.cache import cache
+
     headers = headers or {}
     t = time.perf_counter()
     response = client.get(url, **headers)
@@ -306,6 +313,8 @@ def timed(client, url, headers=None) -> list[float]:
         b"".join(response.streaming_content)
     times = []
     for _ in range(REPEAT):
+        if uncached:
+            cache.clear()
         t = time.perf_counter()
         response = client.get(url, **headers)
         times.append((time.perf_counter() - t) * 1000)
@@ -411,6 +420,11 @@ def bench():
     for group, name, url, headers in pages:
         times = timed(client, url, headers)
         results.append((group, name, times, COLD[url]))
+    # The board's cached figures are dropped whenever a signal arrives: time it without them.
+    for days in (7, 30, 90, 365):
+        url = f"/w/bench/?period={days}"
+        times = timed(client, url, uncached=True)
+        results.append(("board", f"board {days} days, no cache", times, COLD[url]))
     # Signal and customer pages: a different object each request.
     for group, name, urls in [
         ("signal", "signal page", [f"/w/bench/signals/{u}/" for u in sample_signals]),

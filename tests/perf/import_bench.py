@@ -5,11 +5,19 @@ rate budget raised, and prints objects/s and signals/s (normalization and placem
 
     .venv/bin/python tests/perf/import_bench.py
     BENCH_OBJECTS=20000 DATABASE_URL=postgres://postgres@127.0.0.1:5432/x .venv/bin/python ...
+
+BENCH_PROFILE=1 runs the import under cProfile and prints where its main thread's time went
+(applying, storing pages, rebuilding events, waiting for the listing threads); the profiler
+slows Python down, so shares count, not the rate of that run.
 """
 
 import os
+import pstats
 import resource
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -47,9 +55,34 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+# Where the import's main thread spends its time: (label, module path suffix, function).
+PARTS = (
+    ("apply (events_apply_batch)", "pipeline/apply.py", "events_apply_batch"),
+    ("claim, apply, count (events_apply)", "history/pages.py", "events_apply"),
+    ("store a page (page_store)", "history/pages.py", "page_store"),
+    ("rebuild events from objects", "history/pages.py", "rebuilt_payloads"),
+    ("wait for listed pages", "queue.py", "get"),
+    ("progress line", "commands/stripe_import.py", "_progress"),
+)
+
+
+def _shares(profile: str) -> list[str]:
+    stats = pstats.Stats(profile).stats
+    cumulative = {}
+    for (path, _, name), (_, _, _, seconds, _) in stats.items():
+        for label, suffix, function in (*PARTS, ("total", "history/runner.py", "import_run")):
+            if name == function and path.endswith(suffix):
+                cumulative[label] = cumulative.get(label, 0.0) + seconds
+    total = cumulative.pop("total", 0.0) or 1.0
+    return [f"  {label}: {cumulative.get(label, 0.0) / total:.0%}" for label, *_ in PARTS]
+
+
 def account(target: int) -> dict[str, list[dict]]:
     """A generated account of about `target` objects (24 months of customer lives)."""
-    customers = max(target // 24, 5)
+    # A small account of the same seed says how many objects a customer's life leaves.
+    _, sample = generated_history(seed=5, customers=200, months=24)
+    per_customer = sum(len(listed) for listed in sample.values()) / 200
+    customers = max(round(target / per_customer), 5)
     _, objects = generated_history(seed=5, customers=customers, months=24)
     return objects
 
@@ -71,8 +104,19 @@ def main() -> None:
         ids = harness.prepare(env)
         harness.django_eval(env, KEY_CODE % {"connection": ids["connection"], "key": RK_TEST})
         print(harness.machine())
+        profile = ""
+        if os.environ.get("BENCH_PROFILE"):
+            profile = str(Path(tempfile.mkdtemp()) / "import.prof")
+        profiler = ["-m", "cProfile", "-o", profile] if profile else []
         started, cpu = time.perf_counter(), _children_cpu()
-        harness.manage(env, "stripe_import", "bench", timeout=3600)
+        subprocess.run(
+            [harness.PYTHON, *profiler, "manage.py", "stripe_import", "bench"],
+            cwd=harness.ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=3600,
+        )
         seconds = time.perf_counter() - started
         cpu = _children_cpu() - cpu
         result = harness.django_eval(env, RESULT_CODE)
@@ -84,6 +128,9 @@ def main() -> None:
     print(f"per type: {result['counts']}")
     # The machine is shared: CPU seconds of the import process alone are a steadier measure.
     print(f"import process CPU: {cpu:.1f} s, {read / cpu:,.0f} objects per CPU second")
+    if profile:
+        print("main thread's time (under cProfile):", *_shares(profile), sep="\n")
+        shutil.rmtree(Path(profile).parent)
 
 
 if __name__ == "__main__":

@@ -124,7 +124,8 @@ def main() -> None:
     for round_ in range(1, rounds + 1):
         theirs = run_peer(args, processes)
         ours, stored = run_custory(args)
-        print(f"round {round_}:")
+        load_average = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"round {round_} (load average after it {load_average}):")
         print(line(f"sync engine ({processes} node)", theirs))
         print(line("Custory (gunicorn.conf.py)", ours))
         warm = args["warmup"]

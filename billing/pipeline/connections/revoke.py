@@ -24,6 +24,7 @@ from billing.pipeline.connections.rules import (
     actor_user,
     locked_active,
 )
+from billing.revenue_rollups import revenue_rollups_rebuild
 from custory.audit import audit_record
 from journeys.models import StepDailyRollup
 from tasks.outbound_events import sync_problem_announce
@@ -57,6 +58,8 @@ def _purge(connection: StripeConnection) -> dict[str, int]:
     _, event_counts = StripeEvent.objects.filter(
         workspace=workspace, connection=connection
     ).delete()
+    # Purged customers took their MRR movements with them.
+    revenue_rollups_rebuild(workspace=workspace)
     return {
         "events": event_counts.get(StripeEvent._meta.label, 0),
         "signals": signal_counts.get(RevenueSignal._meta.label, 0)

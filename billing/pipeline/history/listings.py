@@ -3,6 +3,8 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
+
 from billing.event_types import PROCESSED_EVENT_TYPES
 from billing.pipeline.stripe_api import EVENTS_TYPES_PER_REQUEST
 
@@ -48,7 +50,8 @@ class Unit:
     types: tuple[str, ...] = ()
 
     def params(self, starting_after: str | None) -> dict:
-        params: dict = {**self.listing.params, "limit": 100, "created": {"gte": self.gte}}
+        limit = min(max(settings.CUSTORY_IMPORT_PAGE_SIZE, 1), 100)
+        params: dict = {**self.listing.params, "limit": limit, "created": {"gte": self.gte}}
         if self.lt:
             params["created"]["lt"] = self.lt
         if self.types:

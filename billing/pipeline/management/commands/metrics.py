@@ -2,16 +2,13 @@
 defines them); --json prints one object with money in minor units."""
 
 import json
-from datetime import date, timedelta
+from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
-from billing.figures import period_figures
-from billing.filters import Period, today
+from billing.figures import figures_period, period_figures
 from custory.models import Workspace
 from custory.money import money_format
-
-DEFAULT_DAYS = 30
 
 
 def _date(value: str, name: str) -> date:
@@ -69,15 +66,13 @@ class Command(BaseCommand):
         workspace = Workspace.objects.filter(slug=options["workspace"]).first()
         if workspace is None:
             raise CommandError(f"No workspace with the slug “{options['workspace']}”.")
-        end = _date(options["end"], "to") if options["end"] else today()
-        start = (
-            _date(options["start"], "from")
-            if options["start"]
-            else end - timedelta(days=DEFAULT_DAYS - 1)
-        )
-        if start > end:
-            raise CommandError("--from must not be after --to.")
-        figures = period_figures(workspace, Period(start, end))
+        end = _date(options["end"], "to") if options["end"] else None
+        start = _date(options["start"], "from") if options["start"] else None
+        try:
+            period = figures_period(start, end)
+        except ValueError as error:
+            raise CommandError("--from must not be after --to.") from error
+        figures = period_figures(workspace, period)
         if options["json"]:
             self.stdout.write(json.dumps(figures, indent=2))
         else:
