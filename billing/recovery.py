@@ -7,14 +7,14 @@ later, whenever), lost (uncollectible, voided, subscription canceled) or still i
 import statistics
 from dataclasses import dataclass, field
 
-from django.db.models import Sum
+from django.db import connections
+from django.db.models import Aggregate, Count, DurationField, F, Sum, Window
+from django.db.models.functions import RowNumber
 
 from billing.metrics import SignalFilter, sort_amounts
 from billing.revenue_models import FailedInvoice, RecoveryDailyRollup
 from billing.revenue_rollups import RECOVERED, cohort_aggregates
 from billing.revenue_rollups import RECOVERY_FIELDS as COHORT_FIELDS
-
-MEDIAN_SAMPLE = 5000
 
 
 @dataclass
@@ -116,16 +116,33 @@ def recovery_cohort(rows, currencies: list[str] | None = None, *, median=True) -
     return recovery
 
 
+class Median(Aggregate):
+    """PostgreSQL's continuous median: the middle value, or the mean of the middle two."""
+
+    function = "PERCENTILE_CONT"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+
 def median_hours_to_recover(rows) -> float | None:
-    """Median time from an invoice's first failure to its payment, over recovered invoices
-    (the latest 5,000 for the largest cohorts)."""
-    pairs = (
-        rows.filter(RECOVERED)
-        .order_by("-first_failed_at")
-        .values_list("first_failed_at", "paid_at")[:MEDIAN_SAMPLE]
-    )
-    hours = [max((paid - failed).total_seconds(), 0) / 3600 for failed, paid in pairs]
-    return round(statistics.median(hours), 1) if hours else None
+    """Median time from an invoice's first failure to its payment, over the recovered invoices
+    of `rows`. The database finds the middle: reading thousands of timestamps into Python cost
+    more than the rest of the board."""
+    recovered = rows.filter(RECOVERED)
+    wait = F("paid_at") - F("first_failed_at")
+    if connections[rows.db].vendor == "postgresql":
+        median = recovered.aggregate(median=Median(wait, output_field=DurationField()))["median"]
+        middle = [median] if median is not None else []
+    else:  # SQLite has no percentile: number the sorted waits and keep the middle one or two.
+        numbered = recovered.annotate(
+            wait=wait,
+            position=Window(RowNumber(), order_by=F("wait").asc()),
+            count=Window(Count("pk")),
+        )
+        middle = numbered.filter(
+            position__gte=(F("count") + 1) / 2, position__lte=F("count") / 2 + 1
+        ).values_list("wait", flat=True)
+    hours = [max(wait.total_seconds(), 0) / 3600 for wait in middle]
+    return round(statistics.fmean(hours), 1) if hours else None
 
 
 def period_recovery(workspace, filters: SignalFilter, currencies=None, *, median=True) -> Recovery:

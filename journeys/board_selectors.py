@@ -6,6 +6,7 @@ the customers' MRR movements (billing.revenue): tables kept by the pipeline, nev
 """
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -374,9 +375,15 @@ def board_build(*, journey: Journey, filters: RollupFilter) -> Board:
     for card in cards:
         kinds_in_reporting_currency(card.kinds, top.currency, day, rates)
     kinds_in_reporting_currency(list(totals.values()), top.currency, day, rates)
-    losses = _losses(journey, filters, stages, currencies, totals, recovery)
-    for card, amounts in losses:
-        card.loss_money = money_in(amounts, top.currency, day, rates)
+    losses = _losses(
+        journey,
+        filters,
+        stages,
+        currencies,
+        totals,
+        recovery,
+        to_reporting=lambda amounts: money_in(amounts, top.currency, day, rates),
+    )
     mrr = _mrr_movements(movements, currencies)
     return Board(
         journey=journey,
@@ -408,22 +415,24 @@ def _fingerprint(totals) -> tuple:
     )
 
 
-def _losses(journey, filters, stages, currencies, totals, recovery):
+def _losses(journey, filters, stages, currencies, totals, recovery, *, to_reporting):
     failed, won = net_loss_adjustments(journey, filters, _fingerprint(totals), recovery)
     cards = [c for _, stage_cards in stages for c in stage_cards]
-    return biggest_losses(cards, currencies, failed=failed, won=won)
+    return biggest_losses(cards, currencies, to_reporting, failed=failed, won=won)
 
 
 def biggest_losses(
     cards: list[StepCard],
     currencies: list[str],
+    to_reporting: Callable[[dict[str, int]], Money],
     *,
     failed: dict | None = None,
     won: dict | None = None,
     top: int = 3,
 ):
-    """The steps losing the most money, main currency first: failed payments not recovered,
-    refunds, disputes not won and abandoned checkouts (journeys.losses)."""
+    """The steps losing the most money in the reporting currency (¥50,000 is not more than
+    $495): failed payments not recovered, refunds, disputes not won and abandoned checkouts
+    (journeys.losses). Each card gets its `loss_money`."""
     failed, won = failed or {}, won or {}
     losses = []
     for card in cards:
@@ -437,12 +446,17 @@ def biggest_losses(
             amounts[currency] = amounts.get(currency, 0) - amount
         amounts = {c: v for c, v in amounts.items() if v > 0}
         if amounts:
-            losses.append((card, sort_amounts(amounts, currencies)))
+            losses.append((card, sort_amounts(amounts, currencies), to_reporting(amounts)))
     rank = {c: i for i, c in enumerate(currencies)}
 
-    def size(item):
-        amounts = item[1]
+    def size(loss):
+        # Without a rate a part converts to nothing: such steps fall back to the main
+        # currency's amount.
+        amounts, money = loss[1], loss[2]
         currency = min(amounts, key=lambda c: rank.get(c, 99))
-        return (rank.get(currency, 99), -amounts[currency])
+        return (-money.total, rank.get(currency, 99), -amounts[currency])
 
-    return sorted(losses, key=size)[:top]
+    biggest = sorted(losses, key=size)[:top]
+    for card, _, money in biggest:
+        card.loss_money = money
+    return [(card, amounts) for card, amounts, _ in biggest]

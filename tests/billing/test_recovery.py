@@ -1,7 +1,8 @@
 """Failed payments per invoice and their recovery, through the real pipeline, in both API
 shapes, in order, reversed and with redeliveries."""
 
-from datetime import UTC, date, datetime
+import statistics
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -11,7 +12,7 @@ from billing.filters import Period
 from billing.metrics import SignalFilter
 from billing.models import RevenueSignal
 from billing.pipeline.demo import demo_events
-from billing.recovery import period_recovery
+from billing.recovery import median_hours_to_recover, period_recovery
 from billing.revenue_models import FailedInvoice
 from tests.billing.apply_support import apply_payloads
 from tests.billing.scenario_events import DAY, T0, Plan, Stripe
@@ -182,3 +183,28 @@ def test_recovery_is_the_same_in_any_order_and_never_above_100_percent(streams):
         assert 0 <= cohort.rate_count <= 1
         assert 0 <= cohort.rate_amount <= 1
         assert cohort.recovered + cohort.in_dunning + cohort.lost == cohort.invoices
+
+
+@pytest.mark.parametrize(
+    "waits_hours",
+    [[5], [1, 9], [3, 1, 2], [10, 1, 4, 40], [-2, 7, 7, 100, 0.5]],
+    ids=["one", "two", "three", "four", "a clock skew"],
+)
+def test_the_median_time_to_recover_is_the_median_of_the_recovered_invoices_waits(db, waits_hours):
+    workspace = StripeConnectionFactory().workspace
+    first = datetime(2026, 3, 1, tzinfo=UTC)
+    for i, hours in enumerate(waits_hours):
+        FailedInvoice.objects.create(
+            workspace=workspace,
+            invoice_id=f"in_{i}",
+            first_failed_at=first + timedelta(days=i),
+            paid_at=first + timedelta(days=i, hours=hours),
+        )
+    # Invoices still in dunning or lost have no wait to count.
+    FailedInvoice.objects.create(workspace=workspace, invoice_id="in_open", first_failed_at=first)
+    FailedInvoice.objects.create(
+        workspace=workspace, invoice_id="in_lost", first_failed_at=first, lost_at=first
+    )
+    expected = round(statistics.median(max(h, 0) for h in waits_hours), 1)
+    assert median_hours_to_recover(FailedInvoice.objects.filter(workspace=workspace)) == expected
+    assert median_hours_to_recover(FailedInvoice.objects.filter(invoice_id="in_open")) is None

@@ -55,3 +55,20 @@ def test_where_money_is_lost_names_each_step_with_one_figure(client_for, member,
         html.index('id="losses-h"') : html.index("</section>", html.index('id="losses-h"'))
     ]
     assert re.search(r"<strong><details class=\"money\"><summary>€20.00</summary>", losses)
+
+
+def test_where_money_is_lost_ranks_steps_by_their_converted_total(client_for, member, workspace):
+    default_journey(workspace)
+    RevenueSettings.objects.create(workspace=workspace, reporting_currency="usd")
+    ExchangeRate.objects.create(day="2020-01-01", currency="usd", per_eur=Decimal("1"))
+    ExchangeRate.objects.create(day="2020-01-01", currency="jpy", per_eur=Decimal("160"))
+    # More JPY signals make JPY the board's first currency; still ¥50,000 ($312.50) is less
+    # than $495.00, and $495.00 less than ¥100,000 ($625.00).
+    for _ in range(3):
+        add_signal(workspace, "refund", amount=50000 // 3, currency="jpy")
+    add_signal(workspace, "dispute_opened", amount=49500, currency="usd")
+    add_signal(workspace, "checkout_abandoned", amount=100000, currency="jpy")
+    board = client_for(member).get("/w/acme/?period=30").context["board"]
+    ranked = [(card.step.name, card.loss_money.total) for card, _ in board.losses]
+    assert [total for _, total in ranked] == [62500, 49500, 31249]
+    assert ranked[0][0] == "Checkout"
