@@ -1,9 +1,10 @@
 """Per-customer money figures (CustomerFigures), recomputed from the customer's own rows.
 
 Whoever changes a customer's signals, failed invoices, subscriptions or MRR movements refreshes
-its figures in the same transaction, after those writes and with the customer row locked: each
-row is computed again from the source rows (index lookups by customer, whatever the size of the
-workspace), so any order of events, redelivery or rebuild ends in the same figures.
+its figures in the same transaction, after those writes: each row is computed again from the
+source rows (index lookups by customer, whatever the size of the workspace), so any order of
+events, redelivery or rebuild ends in the same figures. The pipeline refreshes with the
+customers locked, so two workers on one customer refresh one after the other.
 """
 
 from collections.abc import Iterable

@@ -66,7 +66,7 @@ class ApplyBatch:
         self.points: list[MrrPoint] = []
         self.movements_due: dict[int, Customer] = {}
         self.charge_customers: dict[tuple[int, str], int] = {}
-        # Customers outside the batch's own whose figures its writes change.
+        # Customers whose figures the batch changes besides its own (met through a charge).
         self.figures_due: set[int] = set()
 
     def kinds_of(self, event: StripeEvent) -> set[str]:

@@ -9,33 +9,17 @@ import pytest
 from django.apps import apps
 from hypothesis import HealthCheck, given, settings
 
-from billing.customer_figures import FIGURES, figures_from_sources
-from billing.models import Customer
+from billing.customer_figures import FIGURES
 from billing.pipeline.connections import connection_revoke
 from billing.pipeline.demo import demo_events
 from billing.pipeline.revenue_rebuild import revenue_rebuild
 from billing.revenue_models import CustomerFigures
 from tests.billing.apply_support import apply_payloads
+from tests.billing.figures_support import kept, recomputed
 from tests.billing.test_properties import shuffled_with_duplicates
 from tests.factories import StripeConnectionFactory, WorkspaceFactory
 
 _workspaces = itertools.count()
-
-
-def recomputed(workspace) -> dict[str, tuple]:
-    """Each customer's figures added up from its rows now, by Stripe id."""
-    rows = figures_from_sources(Customer.objects.filter(workspace=workspace)).values_list(
-        "stripe_id", *(f"figure_{name}" for name in FIGURES)
-    )
-    return {stripe_id: tuple(values) for stripe_id, *values in rows}
-
-
-def kept(workspace) -> dict[str, tuple]:
-    """Each customer's CustomerFigures row, by Stripe id."""
-    rows = CustomerFigures.objects.filter(customer__workspace=workspace).values_list(
-        "customer__stripe_id", *FIGURES
-    )
-    return {stripe_id: tuple(values) for stripe_id, *values in rows}
 
 
 def processed(payloads: list[dict]):
