@@ -298,7 +298,7 @@ def generate():
         print(f"  {'revenue rollups':14} {'':>9}       {time.perf_counter() - t:6.1f} s")
         t = time.perf_counter()
         customer_figures_rebuild(workspace=workspace)
-        print(f"  {'customer figures':14} {'':>9}       {time.perf_counter() - t:6.1f} s")
+        print(f"  {'figures rollup':14} {'':>9}       {time.perf_counter() - t:6.1f} s")
         t = time.perf_counter()
         cursor.execute("VACUUM ANALYZE")
         print(f"  {'vacuum analyze':14} {'':>9}       {time.perf_counter() - t:6.1f} s")
