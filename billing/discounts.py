@@ -7,6 +7,7 @@ naming the discount, including MRR points recorded before the invoice arrived.
 
 from decimal import Decimal
 
+from billing.customer_figures import customer_figures_refresh
 from billing.models import Customer, StripeEvent
 from billing.mrr_ledger import customer_movements_rebuild
 from billing.normalize import Facts
@@ -87,3 +88,4 @@ def _points_revalue(workspace_id: int, discounts: list[str]) -> None:
             customers.add(point.customer_id)
     for customer in Customer.objects.filter(pk__in=customers):
         customer_movements_rebuild(customer=customer)
+    customer_figures_refresh(customer_ids=customers)

@@ -171,6 +171,10 @@ class FailedInvoiceRows:
             if (row.lost_at, row.lost_reason) != before:
                 self.dirty.add(key)
 
+    def customer_ids(self) -> set[int]:
+        """The customers of the failed invoices the batch changed."""
+        return {self.rows[key].customer_id for key in self.dirty} - {None}
+
     def save(self) -> None:
         # A row another worker created meanwhile makes this insert fail, and the batch with it:
         # applied again one event at a time, each finds and merges into that row.

@@ -1,5 +1,5 @@
 """Billing facts kept for revenue figures: failed invoices followed to their outcome, MRR
-history per customer (points and movements), and how a workspace counts."""
+history per customer (points and movements), per-customer figures, and how a workspace counts."""
 
 from django.db import models
 from django.db.models.functions import Coalesce
@@ -312,3 +312,22 @@ class RecoveryDailyRollup(DailyRollup):
 
     def __str__(self):
         return f"{self.day} {self.invoices} invoices in {self.currency}"
+
+
+class CustomerFigures(models.Model):
+    """One customer's money figures in minor units of its currency, kept equal to its signals,
+    failed invoices, subscriptions and MRR movements (billing.customer_figures), so the
+    customers list reads and sorts them without adding up those rows."""
+
+    customer = models.OneToOneField(
+        "billing.Customer", on_delete=models.CASCADE, primary_key=True, related_name="figures"
+    )
+    mrr = models.BigIntegerField(default=0)  # its latest MRR movement's MRR after
+    paid = models.BigIntegerField(default=0)  # payment_succeeded signals
+    failed_outstanding = models.BigIntegerField(default=0)  # failed invoices still in dunning
+    refunded = models.BigIntegerField(default=0)  # refund signals
+    disputed = models.BigIntegerField(default=0)  # dispute_opened signals
+    at_risk = models.BigIntegerField(default=0)  # MRR of its subscriptions at risk now
+
+    def __str__(self):
+        return f"Figures of {self.customer_id}"

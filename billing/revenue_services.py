@@ -2,6 +2,7 @@
 
 from django.db import transaction
 
+from billing.customer_figures import customer_figures_rebuild
 from billing.mrr_ledger import workspace_movements_rebuild
 from billing.revenue_models import RevenueSettings
 from custory.audit import audit_record
@@ -19,6 +20,7 @@ def revenue_settings_update(
         settings.save(update_fields=["reporting_currency", "count_trials_from_start"])
         if rebuild:
             workspace_movements_rebuild(workspace=workspace)
+            customer_figures_rebuild(workspace=workspace)
         audit_record(
             workspace=workspace,
             actor=actor,

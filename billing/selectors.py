@@ -4,13 +4,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import BigIntegerField, Exists, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, F, OuterRef, Q
 
 from billing.exchange import converted_amount
 from billing.metrics import at_risk_subscriptions
-from billing.models import Customer, RevenueSignal, SignalKind, Subscription
-from billing.revenue_models import FailedInvoice, MrrMovement
+from billing.models import Customer, RevenueSignal, Subscription
+from billing.revenue_models import CustomerFigures
 
 TIMELINE_AROUND = 5
 CUSTOMER_TIMELINE_LIMIT = 200
@@ -34,18 +33,6 @@ def signal_timeline_around(signal: RevenueSignal) -> tuple[list, list]:
     return list(reversed(list(after))), list(before)
 
 
-def _per_customer(rows, column: str = "amount", **lookup):
-    """A subquery: the sum of `column` over the outer customer's rows of a queryset."""
-    sums = (
-        rows.filter(customer_id=OuterRef("pk"), **lookup)
-        .order_by()
-        .values("customer_id")
-        .annotate(total=Sum(column))
-        .values("total")
-    )
-    return Coalesce(Subquery(sums, output_field=BigIntegerField()), 0)
-
-
 CUSTOMER_SORTS = {
     "mrr": "Largest MRR",
     "paid": "Most paid",
@@ -54,32 +41,15 @@ CUSTOMER_SORTS = {
     "disputed": "Most disputed",
     "risk": "Most at risk",
 }
-
-
-FIGURE_NAMES = ("mrr", "paid", "failed", "refunded", "disputed", "risk")
-
-
-def customer_figures(workspace, customers, names=FIGURE_NAMES):
-    """Each customer's MRR (as the figures count it), total paid, failed amount still in
-    dunning, refunded, disputed and MRR at risk now, in minor units of its currency (`names`:
-    only those figures)."""
-    signals = RevenueSignal.objects.filter(workspace=workspace)
-    latest_mrr = (
-        MrrMovement.objects.filter(customer_id=OuterRef("pk"))
-        .order_by("-at", "-id")
-        .values("mrr_after")[:1]
-    )
-    figures = {
-        "mrr": lambda: Coalesce(Subquery(latest_mrr, output_field=BigIntegerField()), 0),
-        "paid": lambda: _per_customer(signals, kind=SignalKind.PAYMENT_SUCCEEDED),
-        "failed": lambda: _per_customer(
-            FailedInvoice.objects.filter(workspace=workspace).in_dunning()
-        ),
-        "refunded": lambda: _per_customer(signals, kind=SignalKind.REFUND),
-        "disputed": lambda: _per_customer(signals, kind=SignalKind.DISPUTE_OPENED),
-        "risk": lambda: _per_customer(at_risk_subscriptions(workspace), "mrr"),
-    }
-    return customers.annotate(**{f"figure_{name}": figures[name]() for name in names})
+# The CustomerFigures column each sort reads.
+SORT_FIGURES = {
+    "mrr": "mrr",
+    "paid": "paid",
+    "failed": "failed_outstanding",
+    "refunded": "refunded",
+    "disputed": "disputed",
+    "risk": "at_risk",
+}
 
 
 def customer_search(workspace, *, q: str = "", at_risk: bool = False, sort: str = ""):
@@ -98,28 +68,27 @@ def customer_search(workspace, *, q: str = "", at_risk: bool = False, sort: str 
             pk__in=at_risk_subscriptions(workspace).values("customer_id")
         ).order_by("-mrr", "-first_seen_at")
     if sort in CUSTOMER_SORTS:
-        # By converted amount: ¥50,000 is not more than $495. This computes every customer's
-        # figure; without a sort, only the page's customers get theirs (customer_figures_add).
-        customers = (
-            customer_figures(workspace, customers, names=[sort])
-            .annotate(sort_value=converted_amount(workspace, field=f"figure_{sort}"))
-            .order_by("-sort_value", "-first_seen_at")
+        # By converted amount: ¥50,000 is not more than $495. A customer without figures
+        # (none computed yet) sorts last.
+        value = converted_amount(workspace, field=f"figures__{SORT_FIGURES[sort]}")
+        customers = customers.annotate(sort_value=value).order_by(
+            F("sort_value").desc(nulls_last=True), "-first_seen_at"
         )
     return customers
 
 
-def customer_figures_add(workspace, customers: list) -> list:
-    """Give a page of customers their figures (one query for the page, not the whole list;
-    a list sorted by one figure has that one already)."""
-    missing = [c for c in customers if not all(hasattr(c, f"figure_{n}") for n in FIGURE_NAMES)]
-    if missing:
-        rows = customer_figures(workspace, Customer.objects.filter(pk__in=[c.pk for c in missing]))
-        by_pk = {row.pk: row for row in rows}
-        for customer in missing:
-            for name in FIGURE_NAMES:
-                value = getattr(by_pk.get(customer.pk), f"figure_{name}", 0)
-                setattr(customer, f"figure_{name}", value)
+def customer_figures_add(customers: list[Customer]) -> list[Customer]:
+    """Give a page of customers their figures (`customer.figures`), read in one query."""
+    rows = CustomerFigures.objects.in_bulk([customer.pk for customer in customers])
+    for customer in customers:
+        customer.figures = rows.get(customer.pk) or CustomerFigures(customer=customer)
     return customers
+
+
+def customer_figures_of(customer: Customer) -> CustomerFigures:
+    """The customer's figures; zeros for a customer none were computed for yet."""
+    figures = CustomerFigures.objects.filter(customer=customer).first()
+    return figures or CustomerFigures(customer=customer)
 
 
 @dataclass

@@ -24,7 +24,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     customers = selectors.customer_search(request.workspace, q=q, at_risk=at_risk, sort=sort)
     # No COUNT(*): a search over every customer would then run twice.
     page = page_of(customers, request.GET.get("page"), CUSTOMER_PAGE_SIZE)
-    page.object_list = selectors.customer_figures_add(request.workspace, list(page.object_list))
+    page.object_list = selectors.customer_figures_add(list(page.object_list))
     context = {
         "nav": "customers",
         "page": page,
@@ -49,9 +49,7 @@ def customer_detail(request: HttpRequest, uuid) -> HttpResponse:
     context = {
         "nav": "customers",
         "customer": customer,
-        "figures": selectors.customer_figures(
-            request.workspace, Customer.objects.filter(pk=customer.pk)
-        ).first(),
+        "figures": selectors.customer_figures_of(customer),
         "subscriptions": subscriptions,
         "plan": next((s.plan_name or s.price_id for s in subscriptions if s.status), ""),
         "timeline": selectors.customer_timeline(customer),

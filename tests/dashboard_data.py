@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from billing.customer_figures import customer_figures_rebuild
 from billing.models import RevenueSignal
 from billing.revenue_models import FailedInvoice, MrrMovement
 from billing.revenue_rollups import revenue_rollups_rebuild
@@ -95,6 +96,7 @@ def mixed_history(workspace):
     _movements(workspace, signals)
     # Written directly above, so their rollups are added up as the pipeline's writes keep them.
     revenue_rollups_rebuild(workspace=workspace)
+    customer_figures_rebuild(workspace=workspace)
     return signals
 
 

@@ -339,5 +339,6 @@ def _known_facts_drop(
             if signal.customer_id is None and row.customer is not None:
                 signal.customer = row.customer
             signal.save(update_fields=[*REFINED_FIELDS, "customer"])
+            batch.figures_due.add(signal.customer_id)
             signal.event_source = event.source
     return [row for row in rows if row.fact_key not in known]

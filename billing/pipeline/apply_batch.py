@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.db.models import F, Min, Q
 
+from billing.customer_figures import customer_figures_refresh
 from billing.invoice_outcomes import FailedInvoiceRows
 from billing.models import Customer, PaymentFailure, RevenueSignal, SignalKind, StripeEvent
 from billing.mrr_ledger import customers_movements_rebuild, mrr_points_of
@@ -65,6 +66,8 @@ class ApplyBatch:
         self.points: list[MrrPoint] = []
         self.movements_due: dict[int, Customer] = {}
         self.charge_customers: dict[tuple[int, str], int] = {}
+        # Customers whose figures the batch changes besides its own (met through a charge).
+        self.figures_due: set[int] = set()
 
     def kinds_of(self, event: StripeEvent) -> set[str]:
         """The kinds of signal the event already has (it may be one outside the batch)."""
@@ -203,6 +206,7 @@ class ApplyBatch:
     def signals_add(self, event: StripeEvent, signals: list[RevenueSignal]) -> None:
         self.signals += signals
         for signal in signals:
+            self.figures_due.add(signal.customer_id)
             signal.event_source = event.source
             self.kinds_of(event).add(signal.kind)
             self.known[event.workspace_id, signal.fact_key] = signal
@@ -231,12 +235,20 @@ class ApplyBatch:
         self.customers.save()
         self.outcomes.save()
         self.points_save()
+        touched = (
+            self.figures_due
+            | set(self.movements_due)
+            | set(self.charge_customers.values())
+            | self.customers.moved_from
+            | self.outcomes.customer_ids()
+        ) - {None}
         # Customers met through a charge were not locked with the batch's own.
-        outside = sorted(set(self.movements_due) - set(self.customers.by_pk))
+        outside = sorted(touched - set(self.customers.by_pk))
         if outside:
             list(Customer.objects.filter(pk__in=outside).order_by("pk").select_for_update())
         customers_movements_rebuild(customers=list(self.movements_due.values()))
         self._charge_customers_save()
+        customer_figures_refresh(customer_ids=touched | set(self.customers.by_pk))
 
     def _charge_customers_save(self) -> None:
         """A dispute or refund seen before its charge's payment gets its customer now."""

@@ -112,6 +112,8 @@ class CustomerRows:
         self.rows: dict[Key, Customer] = _locked(Customer, firsts)
         self.by_pk = {customer.pk: customer for customer in self.rows.values()}
         self.dirty: dict[int, set[str]] = defaultdict(set)
+        # Customers a subscription moved away from (their figures change too).
+        self.moved_from: set[int] = set()
         # Each customer's subscriptions (status, MRR, currency), kept as events change them, so
         # its totals after every event are known without reading them again.
         self.subscriptions: dict[int, dict[str, tuple[str, int, str]]] = defaultdict(dict)
@@ -164,6 +166,8 @@ class CustomerRows:
     def subscription_changed(self, row: Subscription, customer_before: int | None) -> None:
         """A subscription took an event's state (maybe moving to another customer)."""
         self.subscriptions[customer_before].pop(row.stripe_id, None)
+        if customer_before is not None and customer_before != row.customer_id:
+            self.moved_from.add(customer_before)
         if row.customer_id is not None:
             values = (row.status, row.mrr, row.currency)
             self.subscriptions[row.customer_id][row.stripe_id] = values

@@ -1,10 +1,12 @@
 """Rebuild a workspace's revenue facts (failed invoices, discount shares, MRR points and
-movements) by replaying its stored invoice and subscription events through the normalizers:
-for data processed before these facts existed, or after changing how they are derived."""
+movements, and the rollups and customer figures they add up to) by replaying its stored invoice
+and subscription events through the normalizers: for data processed before these facts existed,
+or after changing how they are derived."""
 
 from django.db import transaction
 from django.db.models import Q
 
+from billing.customer_figures import customer_figures_rebuild
 from billing.discounts import discounts_apply
 from billing.invoice_outcomes import invoice_outcome_record, invoice_outcomes_subscription_canceled
 from billing.models import Customer, EventStatus, StripeEvent
@@ -40,4 +42,5 @@ def revenue_rebuild(*, workspace) -> int:
             count += 1
         workspace_movements_rebuild(workspace=workspace)
         revenue_rollups_rebuild(workspace=workspace)
+        customer_figures_rebuild(workspace=workspace)
     return count

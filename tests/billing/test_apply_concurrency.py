@@ -1,4 +1,5 @@
-"""Two workers changing two subscriptions of one customer at once still sum its MRR right."""
+"""Two workers changing two subscriptions of one customer at once still sum its MRR and its
+figures right."""
 
 import threading
 import time
@@ -12,6 +13,7 @@ from billing.models import Customer, StripeEvent
 from billing.pipeline import apply
 from billing.pipeline.ingest import events_store
 from tests.billing.apply_support import load
+from tests.billing.figures_support import kept, recomputed
 from tests.factories import StripeConnectionFactory
 
 pytestmark = [
@@ -73,3 +75,4 @@ def test_concurrent_subscription_changes_keep_the_customer_mrr(monkeypatch):
         thread.join()
     assert errors == []
     assert Customer.objects.get(stripe_id="cus_SynBasil0001").mrr == 2000 + 7000
+    assert kept(connection.workspace) == recomputed(connection.workspace)

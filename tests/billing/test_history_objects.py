@@ -9,6 +9,7 @@ from django.core.management import call_command
 from billing.models import HistoryImport, ImportStatus, RevenueSignal
 from billing.pipeline import connections
 from billing.pipeline.history import client, runner
+from tests.billing.figures_support import kept, recomputed
 from tests.billing.history_support import (
     figures,
     generated_history,
@@ -111,6 +112,9 @@ def test_an_import_from_objects_gives_what_the_webhooks_gave(
     }, kinds
     assert imported["customers"] == webhook["customers"]
     assert imported["subscriptions"] == webhook["subscriptions"]
+    for workspace in (keyed.workspace, other_workspace):
+        assert kept(workspace) == recomputed(workspace)
+        assert len(kept(workspace)) == len(objects["/v1/customers"])
     history_import.refresh_from_db()
     assert history_import.counts["customers"] == len(objects["/v1/customers"])
     assert (
@@ -186,3 +190,4 @@ def test_import_and_webhooks_in_either_order_give_no_duplicates(
     assert history_import.counts["events"] > 0  # the last 30 days of events were read too
 
     assert figures(keyed.workspace) == figures(other_workspace)
+    assert kept(keyed.workspace) == recomputed(keyed.workspace)

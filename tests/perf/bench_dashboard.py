@@ -6,7 +6,8 @@ Run:  .venv/bin/python tests/perf/bench_dashboard.py
 Env:  BENCH_SIGNALS (1000000), BENCH_CUSTOMERS (50000), BENCH_REPEAT (25 timed requests per page),
       BENCH_PG (postgres://postgres@127.0.0.1:5432), BENCH_DB (custory_dashboard_bench),
       BENCH_KEEP=1 reuses an already generated database, BENCH_SHUFFLE=1 scatters signal times
-      over the table instead of following insertion order.
+      over the table instead of following insertion order, BENCH_PAGES=customers,board times
+      only the pages whose name contains one of these words.
 
 It creates its own database, generates the data in SQL (generate_series: events, customers,
 subscriptions, signals, placements by the default journey's rules, and the rollups aggregated from
@@ -27,6 +28,7 @@ REPEAT = int(os.environ.get("BENCH_REPEAT", "25"))
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB = os.environ.get("BENCH_DB", "custory_dashboard_bench")
 KEEP = os.environ.get("BENCH_KEEP") == "1"
+PAGES = [word for word in os.environ.get("BENCH_PAGES", "").split(",") if word]
 
 # Signals arrive in time order, so ids follow time (with a few hours of jitter), as webhooks
 # deliver them; BENCH_SHUFFLE=1 scatters times across the table instead (worst case for the heap).
@@ -113,6 +115,7 @@ def generate():
     from django.core.management import call_command
     from django.db import connection
 
+    from billing.customer_figures import customer_figures_rebuild
     from billing.models import StripeConnection
     from billing.revenue_rollups import revenue_rollups_rebuild
     from custory.models import Membership, Role, User, Workspace
@@ -297,6 +300,9 @@ def generate():
         revenue_rollups_rebuild(workspace=workspace)
         print(f"  {'revenue rollups':14} {'':>9}       {time.perf_counter() - t:6.1f} s")
         t = time.perf_counter()
+        customer_figures_rebuild(workspace=workspace)
+        print(f"  {'figures rollup':14} {'':>9}       {time.perf_counter() - t:6.1f} s")
+        t = time.perf_counter()
         cursor.execute("VACUUM ANALYZE")
         print(f"  {'vacuum analyze':14} {'':>9}       {time.perf_counter() - t:6.1f} s")
     print(f"Generated in {time.perf_counter() - started:.1f} s")
@@ -327,6 +333,10 @@ def timed(client, url, headers=None, *, uncached=False) -> list[float]:
     return times
 
 
+def chosen(name: str) -> bool:
+    return not PAGES or any(word in name for word in PAGES)
+
+
 def percentile(values, p):
     values = sorted(values)
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
@@ -339,6 +349,7 @@ def bench():
     cache.clear()
 
     from billing.models import Customer, RevenueSignal
+    from billing.selectors import CUSTOMER_SORTS
     from custory.models import User
     from journeys.models import Step
 
@@ -412,7 +423,11 @@ def bench():
         ("board", "signals list", "/w/bench/signals/", None),
         ("board", "revenue 90 days", "/w/bench/revenue/?period=90", None),
         ("board", "revenue 365 days", "/w/bench/revenue/?period=365", None),
-        ("board", "customers by outstanding failed", "/w/bench/customers/?sort=failed", None),
+        ("board", "customers list", "/w/bench/customers/", None),
+        *(
+            ("board", f"customers sorted: {label.lower()}", f"/w/bench/customers/?sort={key}", None)
+            for key, label in CUSTOMER_SORTS.items()
+        ),
         (
             "fragment",
             "customers search (htmx)",
@@ -421,16 +436,20 @@ def bench():
         ),
     ]
     print(
-        f"\n{'page':34} {'p50 ms':>8} {'p95 ms':>8} {'target':>6} {'':4} {'cold ms':>8}"
+        f"\n{'page':40} {'p50 ms':>8} {'p95 ms':>8} {'target':>6} {'':4} {'cold ms':>8}"
         f" {'CPU p50':>8}"
     )
     results = []
     for group, name, url, headers in pages:
+        if not chosen(name):
+            continue
         times = timed(client, url, headers)
         results.append((group, name, times, COLD[url], percentile(CPU, 50)))
     # The board's cached figures are dropped whenever a signal arrives: time it without them.
     for days in (7, 30, 90, 365):
         url = f"/w/bench/?period={days}"
+        if not chosen(f"board {days} days, no cache"):
+            continue
         times = timed(client, url, uncached=True)
         results.append(
             ("board", f"board {days} days, no cache", times, COLD[url], percentile(CPU, 50))
@@ -440,6 +459,8 @@ def bench():
         ("signal", "signal page", [f"/w/bench/signals/{u}/" for u in sample_signals]),
         ("customer", "customer page", [f"/w/bench/customers/{u}/" for u in sample_customers]),
     ]:
+        if not chosen(name):
+            continue
         client.get(urls[0])
         times, cpu_times = [], []
         for url in urls:
@@ -454,7 +475,9 @@ def bench():
         p50, p95 = percentile(times, 50), percentile(times, 95)
         target = TARGETS_MS[group]
         flag = "" if not target else "ok" if p95 < target else "SLOW"
-        print(f"{name:34} {p50:8.1f} {p95:8.1f} {target:>6} {flag:4} {cold:8.1f} {cpu:8.1f}")
+        print(f"{name:40} {p50:8.1f} {p95:8.1f} {target:>6} {flag:4} {cold:8.1f} {cpu:8.1f}")
+    if not chosen("CSV export"):
+        return
     t = time.perf_counter()
     response = client.get("/w/bench/signals/export.csv?period=90&kind=payment_failed")
     rows = sum(chunk.count(b"\n") for chunk in response.streaming_content) - 1

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from billing.customer_figures import customer_figures_rebuild
 from billing.models import (
     ConnectionStatus,
     Customer,
@@ -58,8 +59,10 @@ def _purge(connection: StripeConnection) -> dict[str, int]:
     _, event_counts = StripeEvent.objects.filter(
         workspace=workspace, connection=connection
     ).delete()
-    # Purged customers took their MRR movements with them.
+    # Purged customers took their MRR movements with them; the signals purged may have been
+    # another connection's customers'.
     revenue_rollups_rebuild(workspace=workspace)
+    customer_figures_rebuild(workspace=workspace)
     return {
         "events": event_counts.get(StripeEvent._meta.label, 0),
         "signals": signal_counts.get(RevenueSignal._meta.label, 0)
