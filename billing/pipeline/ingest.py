@@ -129,24 +129,26 @@ def events_store(
     return stored
 
 
-def events_insert(*, connection: StripeConnection, payloads: list[dict], source: str) -> None:
+def events_insert(
+    *, connection: StripeConnection, payloads: list[dict], source: str
+) -> list[StripeEvent]:
     """Insert the events not stored yet (by constraint), all `pending`, without counting them
-    or waking a drain: the history import applies them itself, page by page."""
+    or waking a drain: the history import applies them itself. Return the rows as built
+    (without ids: a conflict leaves the stored row as it was)."""
     now = timezone.now()
-    StripeEvent.objects.bulk_create(
-        [
-            _row(
-                workspace_id=connection.workspace_id,
-                connection_id=connection.pk,
-                payload=payload,
-                source=source,
-                now=now,
-                ignore_unprocessed=False,
-            )
-            for payload in payloads
-        ],
-        ignore_conflicts=True,
-    )
+    rows = [
+        _row(
+            workspace_id=connection.workspace_id,
+            connection_id=connection.pk,
+            payload=payload,
+            source=source,
+            now=now,
+            ignore_unprocessed=False,
+        )
+        for payload in payloads
+    ]
+    StripeEvent.objects.bulk_create(rows, ignore_conflicts=True)
+    return rows
 
 
 def event_retry(*, event: StripeEvent, actor) -> bool:
