@@ -39,7 +39,8 @@ logger = logging.getLogger(__name__)
 
 HANDOVER = "handover"
 STOPPED = "stopped"
-# Listed pages a listing thread may queue ahead of the stored ones (read again after a kill).
+# Listed pages the queue holds per listing thread, ahead of the stored ones (read again after
+# a kill).
 PAGES_AHEAD = 4
 # Objects stored and applied per transaction: fewer commits and statements per object, while
 # a transaction stays short enough not to hold row locks for long.
