@@ -1,4 +1,5 @@
-"""The hand-built SQL statements of the webhook's hot paths, built once per process.
+"""The hand-built SQL statements of the webhook's hot paths (and the history import's insert),
+built once per process.
 
 Each webhook request runs exactly these: find the endpoint with its secrets, insert the event
 (ON CONFLICT DO NOTHING: the unique constraint decides what is a duplicate), and flip the drain
