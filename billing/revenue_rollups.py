@@ -10,8 +10,9 @@ commutative increments, so concurrent workers never lose each other's changes.
 
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
+from functools import cache
 
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncDate
 
@@ -132,10 +133,63 @@ def _flusher(model, emptied: str):
 
 def _rollups_write(model, changes: dict[tuple, dict[str, int]], emptied: str) -> None:
     # One order for every worker, so two transactions never wait on each other's rows.
+    counted: list[tuple[dict, dict[str, int]]] = []
+    unsigned = _unsigned_fields(model)
     for key in sorted(changes, key=repr):
-        delta = {name: value for name, value in changes[key].items() if value}
-        if delta:
-            _rollup_add(model, dict(key), delta, emptied)
+        delta = changes[key]
+        # The database checks an upsert's new row before it finds the old one: only changes
+        # that could be a row of their own go that way.
+        if delta.get(emptied, 0) > 0 and all(delta[name] >= 0 for name in unsigned & set(delta)):
+            counted.append((dict(key), delta))
+            continue
+        _rollups_upsert(model, counted)
+        counted = []
+        nonzero = {name: value for name, value in delta.items() if value}
+        if nonzero:
+            _rollup_add(model, dict(key), nonzero, emptied)
+    _rollups_upsert(model, counted)
+
+
+ROLLUP_UPSERT_ROWS = 500
+
+
+@cache
+def _unsigned_fields(model) -> set[str]:
+    return {
+        field.name
+        for field in model._meta.concrete_fields
+        if field.get_internal_type().startswith("Positive")
+    }
+
+
+def _rollups_upsert(model, rows: list[tuple[dict, dict[str, int]]]) -> None:
+    """Add rows that count something more (a new row is never empty) with INSERT … ON
+    CONFLICT DO UPDATE, many rows a statement, in the order given."""
+    if not rows:
+        return
+    table = model._meta.db_table
+    key_names, figure_names = list(rows[0][0]), list(rows[0][1])
+    day_field = model._meta.get_field("day")
+    # The conflict target is the model's unique index, connection coalesced as it has it.
+    target = ", ".join(
+        "COALESCE(connection_id, 0)" if name == "connection_id" else name for name in key_names
+    )
+    added = ", ".join(f"{name} = {table}.{name} + EXCLUDED.{name}" for name in figure_names)
+    placeholders = "(" + ", ".join(["%s"] * (len(key_names) + len(figure_names))) + ")"
+    for start in range(0, len(rows), ROLLUP_UPSERT_ROWS):
+        chunk = rows[start : start + ROLLUP_UPSERT_ROWS]
+        params: list = []
+        for key, figures in chunk:
+            key = {**key, "day": day_field.get_db_prep_value(key["day"], connection)}
+            params += [key[name] for name in key_names] + [figures[name] for name in figure_names]
+        # Only constants (table, columns) are formatted in; values go as parameters.
+        sql = (
+            f"INSERT INTO {table} ({', '.join(key_names + figure_names)}) "  # noqa: S608
+            f"VALUES {', '.join([placeholders] * len(chunk))} "
+            f"ON CONFLICT ({target}) DO UPDATE SET {added}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
 
 
 def _rollup_key_filter(key: dict) -> dict:

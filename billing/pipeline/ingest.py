@@ -5,8 +5,10 @@ first) and, in the same transaction, a drain job is asked for, so a job exists f
 committed event and no job exists for an event that was not committed.
 """
 
+import json
 from datetime import UTC, datetime
 
+import psycopg
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -129,24 +131,53 @@ def events_store(
     return stored
 
 
-def events_insert(*, connection: StripeConnection, payloads: list[dict], source: str) -> None:
+def events_insert(
+    *, connection: StripeConnection, payloads: list[dict], source: str
+) -> list[StripeEvent]:
     """Insert the events not stored yet (by constraint), all `pending`, without counting them
-    or waking a drain: the history import applies them itself, page by page."""
+    or waking a drain: the history import applies them itself. Return the rows as built
+    (without ids: a conflict leaves the stored row as it was)."""
     now = timezone.now()
-    StripeEvent.objects.bulk_create(
-        [
-            _row(
-                workspace_id=connection.workspace_id,
-                connection_id=connection.pk,
-                payload=payload,
-                source=source,
-                now=now,
-                ignore_unprocessed=False,
-            )
-            for payload in payloads
-        ],
-        ignore_conflicts=True,
-    )
+    rows = [
+        _row(
+            workspace_id=connection.workspace_id,
+            connection_id=connection.pk,
+            payload=payload,
+            source=source,
+            now=now,
+            ignore_unprocessed=False,
+        )
+        for payload in payloads
+    ]
+    _rows_insert(rows)
+    return rows
+
+
+def _rows_insert(rows: list[StripeEvent]) -> None:
+    """Insert new rows of one connection, source and time; on PostgreSQL by a hand-built
+    statement (hot_sql.events_import_sql)."""
+    if connection.vendor != "postgresql" or not rows:
+        StripeEvent.objects.bulk_create(rows, ignore_conflicts=True)
+        return
+    first = rows[0]
+    params = [
+        first.workspace_id,
+        first.connection_id,
+        first.source,
+        first.status,
+        first.attempts,
+        first.last_error,
+        first.received_at,
+        first.next_attempt_at,
+        [row.stripe_id for row in rows],
+        [row.type for row in rows],
+        [row.api_version for row in rows],
+        [row.created for row in rows],
+        [row.livemode for row in rows],
+        [json.dumps(row.payload) for row in rows],
+    ]
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(hot_sql.events_import_sql(), params, prepare=True)
 
 
 def event_retry(*, event: StripeEvent, actor) -> bool:

@@ -6,9 +6,9 @@ import io
 import pytest
 from django.core.management import call_command
 
-from billing.models import HistoryImport, ImportStatus, RevenueSignal
+from billing.models import EventStatus, HistoryImport, ImportStatus, RevenueSignal, StripeEvent
 from billing.pipeline import connections
-from billing.pipeline.history import client, runner
+from billing.pipeline.history import client, pages, runner
 from tests.billing.figures_support import kept, recomputed
 from tests.billing.history_support import (
     figures,
@@ -127,35 +127,8 @@ class Killed(BaseException):
     """What kill -9 leaves: nothing after the last commit runs, no handler sees it."""
 
 
-@pytest.mark.django_db
-def test_a_killed_import_run_again_continues_and_ends_as_an_uninterrupted_one(
-    keyed, admin, fake_stripe, history, other_workspace, settings, monkeypatch
-):
-    events, objects = history
-    serve(fake_stripe, objects, events)
-    settings.CUSTORY_IMPORT_LEASE_SECONDS = 0
-    applied = []
-    real_apply = runner.events_apply
-
-    def apply_then_die(run, ids):
-        if len(applied) == 12:  # the 13th page is stored, not applied, when the process dies
-            raise Killed
-        applied.append(len(ids))
-        real_apply(run, ids)
-
-    monkeypatch.setattr(runner, "events_apply", apply_then_die)
-    with pytest.raises(Killed):
-        call_command("stripe_import", keyed.workspace.slug, stdout=io.StringIO())
-    killed = HistoryImport.objects.get(connection=keyed)
-    assert killed.status == ImportStatus.RUNNING
-
-    monkeypatch.setattr(runner, "events_apply", real_apply)
-    out = io.StringIO()
-    call_command("stripe_import", keyed.workspace.slug, stdout=out)
-    assert "Import complete." in out.getvalue()
-    resumed = HistoryImport.objects.get(connection=keyed)
-    assert resumed.pk == killed.pk and resumed.status == ImportStatus.DONE
-
+def _uninterrupted_import(fake_stripe, other_workspace):
+    """The same account imported whole into another workspace, through another key."""
     fake_stripe.add_key(RK_TEST_2, account_id="acct_other")
     fake_stripe.keys[RK_TEST_2] = fake_stripe.keys[RK_TEST]
     whole = connections.connection_create(
@@ -163,11 +136,81 @@ def test_a_killed_import_run_again_continues_and_ends_as_an_uninterrupted_one(
     )
     uninterrupted = connections.history_import_start(connection=whole, actor=None, enqueue=False)
     assert run_import(uninterrupted) == ImportStatus.DONE
+
+
+@pytest.mark.django_db
+def test_a_killed_import_run_again_continues_and_ends_as_an_uninterrupted_one(
+    keyed, admin, fake_stripe, history, other_workspace, settings, monkeypatch
+):
+    events, objects = history
+    serve(fake_stripe, objects, events)
+    settings.CUSTORY_IMPORT_LEASE_SECONDS = 0
+    settings.CUSTORY_IMPORT_PAGE_SIZE = 10  # groups enough to die in the middle of
+    applied = []
+    real_apply = pages.events_apply_batch
+
+    def apply_then_die(*, events):
+        if len(applied) == 5:  # the 6th group is stored, not committed, when the process dies
+            raise Killed
+        applied.append(len(events))
+        return real_apply(events=events)
+
+    monkeypatch.setattr(pages, "events_apply_batch", apply_then_die)
+    with pytest.raises(Killed):
+        call_command("stripe_import", keyed.workspace.slug, stdout=io.StringIO())
+    killed = HistoryImport.objects.get(connection=keyed)
+    assert killed.status == ImportStatus.RUNNING
+
+    monkeypatch.setattr(pages, "events_apply_batch", real_apply)
+    read_before = len([r for r in fake_stripe.requests if r.path != "/v1/account"])
+    out = io.StringIO()
+    call_command("stripe_import", keyed.workspace.slug, stdout=out)
+    assert "Import complete." in out.getvalue()
+    resumed = HistoryImport.objects.get(connection=keyed)
+    assert resumed.pk == killed.pk and resumed.status == ImportStatus.DONE
+
+    _uninterrupted_import(fake_stripe, other_workspace)
     assert figures(keyed.workspace) == figures(other_workspace)
-    # It continued from its cursors: only the prices and the pages in flight when it died
-    # (one per listing thread) were read again.
+    # It continued from its cursors: the second run read less than a whole import, and only
+    # the prices and the pages listed but not committed when it died (its group, the queue
+    # and one per listing thread) were read twice.
     by_key = [r.api_key for r in fake_stripe.requests if r.path != "/v1/account"]
-    assert by_key.count(RK_TEST) <= by_key.count(RK_TEST_2) + 1 + settings.CUSTORY_IMPORT_WORKERS
+    resumed_reads = by_key[read_before:].count(RK_TEST)
+    assert resumed_reads < by_key.count(RK_TEST_2)
+    workers = settings.CUSTORY_IMPORT_WORKERS
+    in_flight = 2 * workers * runner.PAGES_AHEAD + workers
+    assert by_key.count(RK_TEST) <= by_key.count(RK_TEST_2) + 1 + in_flight
+
+
+@pytest.mark.django_db
+def test_a_group_that_fails_to_apply_is_applied_event_by_event(
+    keyed, admin, fake_stripe, history, other_workspace, monkeypatch
+):
+    events, objects = history
+    serve(fake_stripe, objects, events)
+    real_apply = pages.events_apply_batch
+    failures = []
+
+    def fail_once(*, events):
+        if not failures:
+            failures.append(len(events))
+            raise RuntimeError("deadlock detected")
+        return real_apply(events=events)
+
+    monkeypatch.setattr(pages, "events_apply_batch", fail_once)
+    history_import = connections.history_import_start(connection=keyed, actor=admin, enqueue=False)
+    assert run_import(history_import) == ImportStatus.DONE
+    assert failures and failures[0] > 1
+
+    history_import.refresh_from_db()
+    assert history_import.errors == 0
+    assert not StripeEvent.objects.filter(connection=keyed).exclude(status=EventStatus.PROCESSED)
+    assert (
+        history_import.signals_made
+        == RevenueSignal.objects.filter(workspace=keyed.workspace).count()
+    )
+    _uninterrupted_import(fake_stripe, other_workspace)
+    assert figures(keyed.workspace) == figures(other_workspace)
 
 
 @pytest.mark.django_db

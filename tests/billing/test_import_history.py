@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connections as db_connections
 from django.utils import timezone
 from django_q.models import Success
 
@@ -19,8 +18,9 @@ from billing.models import (
     StripeEvent,
 )
 from billing.pipeline import connections
-from billing.pipeline.history import client
+from billing.pipeline.history import client, runner
 from billing.pipeline.history_jobs import JOB, history_import_run
+from tests.billing.history_support import run_import
 from tests.stripe_fake import RK_TEST, WHSEC_OLD, serve_fake_stripe
 
 
@@ -188,47 +188,37 @@ def test_a_canceled_import_does_not_run(keyed_connection, admin, fake_stripe):
     assert fake_stripe.requests_to("/v1/events") == []
 
 
-def _in_server_thread(work):
-    """Run ORM work from the fake server's request thread, then close that thread's connection."""
-    try:
-        work()
-    finally:
-        db_connections.close_all()
-
-
-@pytest.mark.django_db(transaction=True)
-def test_progress_is_saved_after_each_page_and_revoking_mid_import_stops_it(
+@pytest.mark.django_db
+def test_progress_is_saved_group_by_group_and_revoking_mid_import_stops_it(
     workspace, admin, fake_stripe, settings
 ):
-    # One listing thread: its requests and this test's database work take turns (SQLite).
     settings.CUSTORY_IMPORT_WORKERS = 1
     fake_stripe.add_key(RK_TEST)
     connection = connections.connection_create(
         workspace=workspace, actor=admin, webhook_secret=WHSEC_OLD, api_key=RK_TEST
     )
-    _events(fake_stripe, "invoice.payment_failed", 250)
-    seen_at_request = {}
+    _events(fake_stripe, "invoice.payment_failed", 2500)
+    seen = []
 
-    def on_events_request(number):
-        def work():
-            seen_at_request[number] = HistoryImport.objects.get().events_seen
-            if number == 3:
-                connections.connection_revoke(
-                    connection=StripeConnection.objects.get(pk=connection.pk), actor=admin
-                )
+    def revoke_after_the_first_events(history_import):
+        if history_import.events_seen and not seen:
+            seen.append(history_import.events_seen)
+            connections.connection_revoke(
+                connection=StripeConnection.objects.get(pk=connection.pk), actor=admin
+            )
 
-        _in_server_thread(work)
+    history_import = connections.history_import_start(
+        connection=connection, actor=admin, enqueue=False
+    )
+    assert run_import(history_import, progress=revoke_after_the_first_events) == runner.STOPPED
 
-    fake_stripe.on_events_request = on_events_request
-    started = time.monotonic()
-    connections.history_import_start(connection=connection, actor=admin)  # runs inline (sync)
-
-    history_import = HistoryImport.objects.get()
-    assert seen_at_request == {1: 0, 2: 100, 3: 200}
+    history_import.refresh_from_db()
     assert history_import.status == ImportStatus.CANCELED, history_import.last_error
-    assert history_import.events_seen == 200  # the third page arrived after the revoke
-    assert len(fake_stripe.requests_to("/v1/events")) == 3
+    # The first group of events was saved whole, in pages; the next one was refused.
+    assert 0 < seen[0] < 2500 and seen[0] % 100 == 0
+    assert history_import.events_seen == seen[0]
     stored = StripeEvent.objects.filter(connection=connection)
     assert stored.count() == history_import.events_seen
     assert set(stored.values_list("status", flat=True)) == {EventStatus.PROCESSED}
-    assert time.monotonic() - started < 20
+    # Listing stopped with it: far from all 25 pages were read.
+    assert len(fake_stripe.requests_to("/v1/events")) < 25

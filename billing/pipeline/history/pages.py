@@ -1,6 +1,8 @@
-"""One listed page made into rows: rebuilt (or real) events stored, claimed and applied here,
-and the import's cursor and counts moved, all only while this process still owns the import."""
+"""Listed pages made into rows: their rebuilt (or real) events stored and applied, and the
+import's cursors and counts moved, in one transaction and only while this process still owns
+the import."""
 
+import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -27,7 +29,9 @@ from billing.pipeline.history.client import RateBudget
 from billing.pipeline.history.rebuild_subscriptions import subscription_events
 from billing.pipeline.ingest import events_insert
 from billing.pipeline.jobs import LEASE, events_process
-from custory.batching import batch_scope
+from custory.batching import batch_scope, deferred_writes
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -94,47 +98,84 @@ def _subscriptions_payloads(run: Run, subs: list[dict]) -> list[dict]:
     return payloads
 
 
-def page_store(
-    run: Run, *, name: str, unit_key: str, objects: list[dict], cursor: dict, fraction: float
-) -> list[int] | None:
-    """Store a page's events and move the cursor in one transaction; the ids to apply, or None
-    when the import is no longer this run's (canceled, revoked, taken over)."""
-    payloads, points = rebuilt_payloads(run, name, objects)
-    source = EventSource.IMPORT if name == "events" else EventSource.REBUILT
+@dataclass(frozen=True)
+class ListedPage:
+    """A page one listing read, and its unit's cursor once the page is stored."""
+
+    name: str
+    unit_key: str
+    objects: list[dict]
+    cursor: dict
+
+
+def pages_import(run: Run, pages: list[ListedPage], *, fraction: float) -> bool:
+    """Store a group of pages' events, apply them and move the pages' cursors and counts, in
+    one transaction; False when the import is no longer this run's (canceled, revoked, taken
+    over). If applying fails, the events are kept pending and applied one at a time after."""
+    built = [(page, *rebuilt_payloads(run, page.name, page.objects)) for page in pages]
     beat = time.monotonic()
     with transaction.atomic():
         _relaxed_commit()
-        # The row lock connection_revoke takes: a page is stored before a revoke or not at all.
-        connection = StripeConnection.objects.select_for_update().get(pk=run.connection_id)
+        # The row lock connection_revoke takes (a group is stored before a revoke or not at
+        # all); NO KEY, so webhooks of this connection still insert their events meanwhile.
+        connection = (
+            StripeConnection.objects.select_related("workspace")
+            .select_for_update(no_key=True, of=("self",))
+            .get(pk=run.connection_id)
+        )
         history_import = _owned(run).select_for_update().first()
         if connection.status != ConnectionStatus.ACTIVE or history_import is None:
-            return None
-        events_insert(connection=connection, payloads=payloads, source=source)
-        HistoryPlanPoint.objects.bulk_create(
-            [HistoryPlanPoint(history_import_id=run.import_id, **point) for point in points],
-            ignore_conflicts=True,
-        )
-        counts = dict(history_import.counts)
-        counts[name] = counts.get(name, 0) + len(objects)
-        cursors = {**history_import.cursors, unit_key: cursor}
+            return False
+        rows: list[StripeEvent] = []
+        for page, payloads, points in built:
+            source = EventSource.IMPORT if page.name == "events" else EventSource.REBUILT
+            rows += events_insert(connection=connection, payloads=payloads, source=source)
+            HistoryPlanPoint.objects.bulk_create(
+                [HistoryPlanPoint(history_import_id=run.import_id, **point) for point in points],
+                ignore_conflicts=True,
+            )
+        events = _pending_in_place(connection, rows)
+        signals = _apply_together(events, status=EventStatus.PENDING)
+        counts, cursors = dict(history_import.counts), dict(history_import.cursors)
+        for page in pages:
+            counts[page.name] = counts.get(page.name, 0) + len(page.objects)
+            cursors[page.unit_key] = page.cursor
         _owned(run).update(
             cursors=cursors,
             counts=counts,
             heartbeat_at=timezone.now(),
             elapsed_seconds=F("elapsed_seconds") + (beat - run.last_beat),
             done_fraction=fraction,
-            events_seen=F("events_seen") + len(payloads),
+            events_seen=F("events_seen") + len(rows),
+            events_stored=F("events_stored") + (len(events) if signals is not None else 0),
+            signals_made=F("signals_made") + len(signals or ()),
         )
     run.last_beat = beat
-    return _pending_ids(run, [p["id"] for p in payloads])
+    if signals is None:
+        events_apply(run, [event.pk for event in events])
+    return True
 
 
-def _pending_ids(run: Run, stripe_ids: list[str]) -> list[int]:
-    return list(
-        StripeEvent.objects.filter(
-            workspace_id=run.workspace_id, stripe_id__in=stripe_ids, status=EventStatus.PENDING
-        ).values_list("pk", flat=True)
+def _pending_in_place(connection: StripeConnection, rows: list[StripeEvent]) -> list[StripeEvent]:
+    """The rows still pending in the database (those just inserted, mostly), locked, with their
+    ids set: applied from memory, their JSON is not read back."""
+    due = StripeEvent.objects.filter(
+        workspace_id=connection.workspace_id,
+        stripe_id__in=[row.stripe_id for row in rows],
+        status=EventStatus.PENDING,
     )
+    if db.features.has_select_for_update_skip_locked:
+        due = due.select_for_update(skip_locked=True)
+    ids = dict(due.values_list("stripe_id", "pk"))
+    events = []
+    for row in rows:
+        pk = ids.pop(row.stripe_id, None)  # popped: an id listed twice is applied once
+        if pk is None:
+            continue
+        row.pk, row._state.adding, row._state.db = pk, False, db.alias
+        row.workspace, row.connection = connection.workspace, connection
+        events.append(row)
+    return sorted(events, key=lambda event: (event.created, event.pk))
 
 
 def _relaxed_commit() -> None:
@@ -146,33 +187,35 @@ def _relaxed_commit() -> None:
             cursor.execute("SET LOCAL synchronous_commit = off")
 
 
-def _batch_apply(ids: list[int]) -> int | None:
-    """Apply the claimed events in one transaction; their count, or None if one failed (then
-    each is applied on its own, as the drain does, so a bad one fails alone)."""
-    events = list(
-        StripeEvent.objects.filter(pk__in=ids, status=EventStatus.PROCESSING)
-        .select_related("workspace", "connection")
-        .order_by("created", "pk")
-    )
+def _apply_together(events: list[StripeEvent], *, status: str) -> list[RevenueSignal] | None:
+    """Apply events (in `status`) together and mark them processed, in a savepoint; their new
+    signals, or None if one failed (then nothing of it is kept)."""
+    if not events:
+        return []
     try:
-        with transaction.atomic(), batch_scope():
-            _relaxed_commit()
-            events_apply_batch(events=events)
-            StripeEvent.objects.filter(
-                pk__in=[e.pk for e in events], status=EventStatus.PROCESSING
-            ).update(
-                status=EventStatus.PROCESSED,
-                processed_at=timezone.now(),
-                last_error="",
-                next_attempt_at=None,
-            )
+        with transaction.atomic(), batch_scope(), deferred_writes():
+            signals = events_apply_batch(events=events)
+            _processed_mark(events, status=status)
     except Exception:
+        logger.info("Import group of %s events rolled back: one by one", len(events))
         return None
-    return len(events)
+    return signals
+
+
+def _processed_mark(events: list[StripeEvent], *, status: str) -> None:
+    # Events applied straight from `pending` were never claimed: this was their attempt.
+    attempt = {"attempts": F("attempts") + 1} if status == EventStatus.PENDING else {}
+    StripeEvent.objects.filter(pk__in=[event.pk for event in events], status=status).update(
+        status=EventStatus.PROCESSED,
+        processed_at=timezone.now(),
+        last_error="",
+        next_attempt_at=None,
+        **attempt,
+    )
 
 
 def events_apply(run: Run, ids: list[int]) -> None:
-    """Claim the events (a drain may be at them too) and apply them in this process."""
+    """Claim stored events (a drain may be at them too) and apply them in this process."""
     if not ids:
         return
     now = timezone.now()
@@ -186,12 +229,21 @@ def events_apply(run: Run, ids: list[int]) -> None:
         )
     if not claimed:
         return
-    started = timezone.now()
-    done, failed = _batch_apply(claimed), 0
-    if done is None:
+    events = list(
+        StripeEvent.objects.filter(pk__in=claimed, status=EventStatus.PROCESSING)
+        .select_related("workspace", "connection")
+        .order_by("created", "pk")
+    )
+    with transaction.atomic():
+        _relaxed_commit()
+        signals = _apply_together(events, status=EventStatus.PROCESSING)
+    if signals is None:
+        started = timezone.now()
         done, failed = events_process(ids=claimed)
-    # New signals only: a real event refining a rebuilt signal takes it over, it makes none.
-    made = RevenueSignal.objects.filter(event_id__in=claimed, created_at__gte=started).count()
+        # New signals only: a real event refining a rebuilt signal takes it over, makes none.
+        made = RevenueSignal.objects.filter(event_id__in=claimed, created_at__gte=started).count()
+    else:
+        done, failed, made = len(events), 0, len(signals)
     HistoryImport.objects.filter(pk=run.import_id).update(
         signals_made=F("signals_made") + made,
         errors=F("errors") + failed,

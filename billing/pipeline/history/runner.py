@@ -1,8 +1,9 @@
 """Running an import: claim it, list each wave's units in parallel threads under the rate
-budget, store and apply every page in this thread, finish, fail or hand over.
+budget, store and apply the listed pages in this thread, finish, fail or hand over.
 
-Threads only talk HTTP; every database write happens here, one page at a time, so the saved
-cursors always describe what is stored, and a run killed at any point is resumed by the next.
+Threads only talk HTTP; every database write happens here, a group of listed pages per
+transaction with their cursors, so the saved cursors always describe what is stored and
+applied, and a run killed at any point is resumed by the next.
 """
 
 import logging
@@ -29,7 +30,7 @@ from billing.models import (
 from billing.pipeline.connections import api_key_for
 from billing.pipeline.history import client
 from billing.pipeline.history.listings import PRICES, WAVES, Unit, units_for
-from billing.pipeline.history.pages import Run, events_apply, leftovers_apply, page_store
+from billing.pipeline.history.pages import ListedPage, Run, leftovers_apply, pages_import
 from billing.pipeline.jobs import drain_request
 from billing.pipeline.stripe_api import StripeAPIError
 from custory import crypto
@@ -38,6 +39,12 @@ logger = logging.getLogger(__name__)
 
 HANDOVER = "handover"
 STOPPED = "stopped"
+# Listed pages the queue holds per listing thread, ahead of the stored ones (read again after
+# a kill).
+PAGES_AHEAD = 4
+# Objects stored and applied per transaction: fewer commits and statements per object, while
+# a transaction stays short enough not to hold row locks for long.
+GROUP_OBJECTS = 1000
 
 
 def new_owner() -> str:
@@ -211,7 +218,7 @@ def _wave(run: Run, wave: list[Unit], units: list[Unit], deadline, progress):
     if not todo:
         return None
     workers = max(settings.CUSTORY_IMPORT_WORKERS, 1)
-    pages: queue.Queue = queue.Queue(maxsize=workers * 2)
+    pages: queue.Queue = queue.Queue(maxsize=workers * PAGES_AHEAD)
     stop = threading.Event()
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stripe-import")
     futures = [
@@ -220,35 +227,20 @@ def _wave(run: Run, wave: list[Unit], units: list[Unit], deadline, progress):
     ]
     try:
         while True:
-            try:
-                item = pages.get(timeout=0.1)
-            except queue.Empty:
-                if all(f.done() for f in futures) and pages.empty():
-                    return None
-                continue
-            unit, payload, ack = item
-            if isinstance(payload, Exception):
+            group = _next_group(pages, futures)
+            if group is None:
+                return None
+            error = next((payload for _, payload in group if isinstance(payload, Exception)), None)
+            if error is not None:
                 # A revoke or cancel meanwhile explains the error (a key Stripe now refuses).
-                return payload if _still_ours(run) else STOPPED
-            objects, after, done = payload
-            cursor = {
-                "after": after,
-                "done": done,
-                "oldest": _oldest(objects, cursors.get(unit.key)),
-            }
-            cursors[unit.key] = cursor
-            ids = page_store(
-                run,
-                name=unit.listing.name,
-                unit_key=unit.key,
-                objects=objects,
-                cursor=cursor,
-                fraction=_fraction(cursors, units),
-            )
-            if ids is None:
+                return error if _still_ours(run) else STOPPED
+            listed = []
+            for unit, (objects, after, done) in group:
+                oldest = _oldest(objects, cursors.get(unit.key))
+                cursors[unit.key] = {"after": after, "done": done, "oldest": oldest}
+                listed.append(ListedPage(unit.listing.name, unit.key, objects, cursors[unit.key]))
+            if not pages_import(run, listed, fraction=_fraction(cursors, units)):
                 return STOPPED
-            events_apply(run, ids)
-            ack.set()
             if progress:
                 progress(HistoryImport.objects.get(pk=run.import_id))
             if deadline and time.monotonic() > deadline:
@@ -256,6 +248,26 @@ def _wave(run: Run, wave: list[Unit], units: list[Unit], deadline, progress):
     finally:
         stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _next_group(pages: queue.Queue, futures) -> list | None:
+    """The listed pages waiting (at least one, up to GROUP_OBJECTS objects), in the order they
+    were listed; None when every listing is done."""
+    group: list = []
+    size = 0
+    while size < GROUP_OBJECTS:
+        try:
+            item = pages.get_nowait() if group else pages.get(timeout=0.1)
+        except queue.Empty:
+            if group:
+                return group
+            if all(f.done() for f in futures) and pages.empty():
+                return None
+            continue
+        group.append(item)
+        payload = item[1]
+        size += 1 if isinstance(payload, Exception) else len(payload[0])
+    return group
 
 
 def _oldest(objects: list[dict], cursor: dict | None) -> int | None:
@@ -282,19 +294,9 @@ def _still_ours(run: Run) -> bool:
     ).exists()
 
 
-def _handed(pages: queue.Queue, unit: Unit, payload, stop: threading.Event) -> bool:
-    """Hand a page over and wait until it is stored: the next request starts from there."""
-    ack = threading.Event()
-    if not _put(pages, (unit, payload, ack), stop):
-        return False
-    while not ack.wait(0.1):
-        if stop.is_set():
-            return False
-    return True
-
-
 def _fetch(run: Run, unit: Unit, after: str | None, pages: queue.Queue, stop: threading.Event):
-    """A listing thread: page through one unit from `after`, handing each page over."""
+    """A listing thread: page through one unit from `after`, queueing each page for the main
+    thread (the bounded queue holds the threads back when storing is slower)."""
     try:
         while not stop.is_set():
             page = client.list_page(
@@ -306,7 +308,7 @@ def _fetch(run: Run, unit: Unit, after: str | None, pages: queue.Queue, stop: th
             )
             after = page.data[-1]["id"] if page.data else after
             done = not page.has_more or not page.data
-            if not _handed(pages, unit, (page.data, after, done), stop) or done:
+            if not _put(pages, (unit, (page.data, after, done)), stop) or done:
                 return
     except Exception as error:  # handed to the main thread, which stops the import
-        _put(pages, (unit, error, threading.Event()), stop)
+        _put(pages, (unit, error), stop)
