@@ -22,6 +22,7 @@ from billing.revenue_models import (
     RecoveryDailyRollup,
 )
 from custory.batching import batch_defer
+from custory.bulk_sql import rows_add
 
 RECOVERED = Q(paid_at__isnull=False)
 LOST = Q(paid_at__isnull=True, lost_at__isnull=False)
@@ -131,11 +132,37 @@ def _flusher(model, emptied: str):
 
 
 def _rollups_write(model, changes: dict[tuple, dict[str, int]], emptied: str) -> None:
+    """Additions go in together (one INSERT … ON CONFLICT DO UPDATE per run of them); a change
+    that takes anything away goes row by row, and a row it empties is deleted."""
+    counts = [f.name for f in model._meta.fields if isinstance(f, models.PositiveIntegerField)]
     # One order for every worker, so two transactions never wait on each other's rows.
+    additions: list[tuple[tuple, dict[str, int]]] = []
     for key in sorted(changes, key=repr):
-        delta = {name: value for name, value in changes[key].items() if value}
+        figures = changes[key]
+        # An upsert's new row must pass the counts' checks even when it adds to a stored one.
+        if figures.get(emptied, 0) > 0 and all(figures.get(name, 0) >= 0 for name in counts):
+            additions.append((key, figures))
+            continue
+        _rollups_add(model, additions)
+        additions = []
+        delta = {name: value for name, value in figures.items() if value}
         if delta:
             _rollup_add(model, dict(key), delta, emptied)
+    _rollups_add(model, additions)
+
+
+# Each rollup's unique constraint, as the conflict target of its upsert.
+ROLLUP_CONFLICTS = {
+    MrrDailyRollup: "(workspace_id, COALESCE(connection_id, 0), livemode, day, kind, currency)",
+    RecoveryDailyRollup: "(workspace_id, COALESCE(connection_id, 0), livemode, day, currency)",
+}
+
+
+def _rollups_add(model, additions: list[tuple[tuple, dict[str, int]]]) -> None:
+    """Add (key, figures) pairs to their rollup rows, creating the missing ones."""
+    if additions:
+        rows = [{**dict(key), **figures} for key, figures in additions]
+        rows_add(model, rows, conflict=ROLLUP_CONFLICTS[model], added=list(additions[0][1]))
 
 
 def _rollup_key_filter(key: dict) -> dict:
