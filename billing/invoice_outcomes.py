@@ -4,6 +4,7 @@ from billing.models import Customer, StripeEvent, Subscription
 from billing.normalize.common import InvoiceOutcome, SubscriptionState
 from billing.revenue_models import FailedInvoice
 from billing.revenue_rollups import recovery_rollups_change, recovery_snapshot
+from custory.bulk_sql import rows_update
 
 
 def _earliest(a, b):
@@ -180,8 +181,7 @@ class FailedInvoiceRows:
         # applied again one event at a time, each finds and merges into that row.
         FailedInvoice.objects.bulk_create([self.rows[key] for key in sorted(self.new)])
         changed = [self.rows[key] for key in sorted(self.dirty - self.new)]
-        if changed:
-            FailedInvoice.objects.bulk_update(changed, MERGED_FIELDS)
+        rows_update(FailedInvoice, changed, MERGED_FIELDS)
         for key in sorted(self.dirty):
             recovery_rollups_change(
                 before=self.counted.get(key), after=recovery_snapshot(self.rows[key])

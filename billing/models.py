@@ -17,6 +17,7 @@ from billing.choices import (
 )
 from billing.querysets import (
     AT_RISK,
+    SIGNAL_PAYMENT_INDEXES,
     CustomerQuerySet,
     RevenueSignalQuerySet,
     StripeConnectionQuerySet,
@@ -322,6 +323,7 @@ class RevenueSignal(models.Model):
                 condition=models.Q(customer__isnull=True),
                 name="billing_signal_no_customer",
             ),
+            *SIGNAL_PAYMENT_INDEXES,  # processing: of_charge and of_payment
         ]
 
     def __str__(self):

@@ -116,8 +116,12 @@ def customers_movements_rebuild(
         for ws in {customer.workspace_id for customer in customers}
     }
     points = defaultdict(list)
-    for point in MrrPoint.objects.filter(customer_id__in=by_pk).order_by(
-        "customer_id", "at", "event_stripe_id", "subscription_stripe_id"
+    # As tuples: a long-lived customer has many points, and model instances cost more than the
+    # rebuild itself.
+    for point in (
+        MrrPoint.objects.filter(customer_id__in=by_pk)
+        .order_by("customer_id", "at", "event_stripe_id", "subscription_stripe_id")
+        .values_list("customer_id", *POINT_FIELDS, named=True)
     ):
         points[point.customer_id].append(point)
     movements = [
@@ -139,11 +143,33 @@ def customers_movements_rebuild(
     ]
     previous = MrrMovement.objects.filter(customer_id__in=by_pk)
     removed = list(
-        previous.only("workspace", "connection", "livemode", "at", "kind", "currency", "amount")
+        previous.values_list(
+            "workspace_id",
+            "connection_id",
+            "livemode",
+            "at",
+            "kind",
+            "currency",
+            "amount",
+            named=True,
+        )
     )
     previous.delete()
     MrrMovement.objects.bulk_create(movements)
     mrr_rollups_change(removed=removed, added=movements)
+
+
+# What movements_of reads of a point.
+POINT_FIELDS = (
+    "at",
+    "subscription_stripe_id",
+    "status",
+    "mrr",
+    "currency",
+    "had_trial",
+    "paid",
+    "churn_type",
+)
 
 
 def movements_of(points: list[MrrPoint], from_start: bool) -> list[tuple]:

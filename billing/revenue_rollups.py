@@ -10,9 +10,8 @@ commutative increments, so concurrent workers never lose each other's changes.
 
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
-from functools import cache
 
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncDate
 
@@ -23,6 +22,7 @@ from billing.revenue_models import (
     RecoveryDailyRollup,
 )
 from custory.batching import batch_defer
+from custory.bulk_sql import rows_add
 
 RECOVERED = Q(paid_at__isnull=False)
 LOST = Q(paid_at__isnull=True, lost_at__isnull=False)
@@ -132,64 +132,37 @@ def _flusher(model, emptied: str):
 
 
 def _rollups_write(model, changes: dict[tuple, dict[str, int]], emptied: str) -> None:
+    """Additions go in together (one INSERT … ON CONFLICT DO UPDATE per run of them); a change
+    that takes anything away goes row by row, and a row it empties is deleted."""
+    counts = [f.name for f in model._meta.fields if isinstance(f, models.PositiveIntegerField)]
     # One order for every worker, so two transactions never wait on each other's rows.
-    counted: list[tuple[dict, dict[str, int]]] = []
-    unsigned = _unsigned_fields(model)
+    additions: list[tuple[tuple, dict[str, int]]] = []
     for key in sorted(changes, key=repr):
-        delta = changes[key]
-        # The database checks an upsert's new row before it finds the old one: only changes
-        # that could be a row of their own go that way.
-        if delta.get(emptied, 0) > 0 and all(delta[name] >= 0 for name in unsigned & set(delta)):
-            counted.append((dict(key), delta))
+        figures = changes[key]
+        # An upsert's new row must pass the counts' checks even when it adds to a stored one.
+        if figures.get(emptied, 0) > 0 and all(figures.get(name, 0) >= 0 for name in counts):
+            additions.append((key, figures))
             continue
-        _rollups_upsert(model, counted)
-        counted = []
-        nonzero = {name: value for name, value in delta.items() if value}
-        if nonzero:
-            _rollup_add(model, dict(key), nonzero, emptied)
-    _rollups_upsert(model, counted)
+        _rollups_add(model, additions)
+        additions = []
+        delta = {name: value for name, value in figures.items() if value}
+        if delta:
+            _rollup_add(model, dict(key), delta, emptied)
+    _rollups_add(model, additions)
 
 
-ROLLUP_UPSERT_ROWS = 500
+# Each rollup's unique constraint, as the conflict target of its upsert.
+ROLLUP_CONFLICTS = {
+    MrrDailyRollup: "(workspace_id, COALESCE(connection_id, 0), livemode, day, kind, currency)",
+    RecoveryDailyRollup: "(workspace_id, COALESCE(connection_id, 0), livemode, day, currency)",
+}
 
 
-@cache
-def _unsigned_fields(model) -> set[str]:
-    return {
-        field.name
-        for field in model._meta.concrete_fields
-        if field.get_internal_type().startswith("Positive")
-    }
-
-
-def _rollups_upsert(model, rows: list[tuple[dict, dict[str, int]]]) -> None:
-    """Add rows that count something more (a new row is never empty) with INSERT … ON
-    CONFLICT DO UPDATE, many rows a statement, in the order given."""
-    if not rows:
-        return
-    table = model._meta.db_table
-    key_names, figure_names = list(rows[0][0]), list(rows[0][1])
-    day_field = model._meta.get_field("day")
-    # The conflict target is the model's unique index, connection coalesced as it has it.
-    target = ", ".join(
-        "COALESCE(connection_id, 0)" if name == "connection_id" else name for name in key_names
-    )
-    added = ", ".join(f"{name} = {table}.{name} + EXCLUDED.{name}" for name in figure_names)
-    placeholders = "(" + ", ".join(["%s"] * (len(key_names) + len(figure_names))) + ")"
-    for start in range(0, len(rows), ROLLUP_UPSERT_ROWS):
-        chunk = rows[start : start + ROLLUP_UPSERT_ROWS]
-        params: list = []
-        for key, figures in chunk:
-            key = {**key, "day": day_field.get_db_prep_value(key["day"], connection)}
-            params += [key[name] for name in key_names] + [figures[name] for name in figure_names]
-        # Only constants (table, columns) are formatted in; values go as parameters.
-        sql = (
-            f"INSERT INTO {table} ({', '.join(key_names + figure_names)}) "  # noqa: S608
-            f"VALUES {', '.join([placeholders] * len(chunk))} "
-            f"ON CONFLICT ({target}) DO UPDATE SET {added}"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+def _rollups_add(model, additions: list[tuple[tuple, dict[str, int]]]) -> None:
+    """Add (key, figures) pairs to their rollup rows, creating the missing ones."""
+    if additions:
+        rows = [{**dict(key), **figures} for key, figures in additions]
+        rows_add(model, rows, conflict=ROLLUP_CONFLICTS[model], added=list(additions[0][1]))
 
 
 def _rollup_key_filter(key: dict) -> dict:

@@ -7,11 +7,12 @@ rollups that count it commit together.
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from billing.models import RevenueSignal
 from custory.batching import batch_defer, batch_memo
+from custory.bulk_sql import rows_add
 from journeys.conditions import signal_matches
 from journeys.models import Journey, MappingRule, SignalPlacement, StepDailyRollup
 
@@ -98,48 +99,18 @@ def _rollups_add(placements: list[SignalPlacement]) -> None:
 def _rollups_flush(pending: dict) -> None:
     """Add a group's summed placements to their rollup rows: one INSERT … ON CONFLICT DO UPDATE
     (rows in one order for every worker, so two groups wait for, not deadlock with, each other)."""
-    keys = sorted(pending, key=repr)
-    for start in range(0, len(keys), ROLLUP_UPSERT_ROWS):
-        _rollups_upsert(
-            [(dict(key), *pending[key]) for key in keys[start : start + ROLLUP_UPSERT_ROWS]]
-        )
-
-
-ROLLUP_UPSERT_ROWS = 500
-ROLLUP_COLUMNS = (
-    "workspace_id",
-    "journey_id",
-    "step_id",
-    "connection_id",
-    "day",
-    "kind",
-    "currency",
-    "livemode",
-    "count",
-    "amount",
-    "mrr_delta",
-)
-
-
-def _rollups_upsert(rows: list[tuple]) -> None:
-    table = StepDailyRollup._meta.db_table
-    day_field = StepDailyRollup._meta.get_field("day")
-    params: list = []
-    for key, count, amount, mrr_delta, livemode in rows:
-        day = day_field.get_db_prep_value(key["day"], connection)
-        params += [key["workspace_id"], key["journey_id"], key["step_id"], key["connection_id"]]
-        params += [day, key["kind"], key["currency"], livemode, count, amount, mrr_delta]
-    values = ", ".join(["(" + ", ".join(["%s"] * len(ROLLUP_COLUMNS)) + ")"] * len(rows))
-    added = ", ".join(f"{c} = {table}.{c} + EXCLUDED.{c}" for c in ("count", "amount", "mrr_delta"))
-    # The conflict target is the unique index journeys_rollup_unique, expressions included.
-    # Only constants (table, columns) are formatted in; values go as parameters.
-    sql = (
-        f"INSERT INTO {table} ({', '.join(ROLLUP_COLUMNS)}) VALUES {values} "  # noqa: S608
-        "ON CONFLICT (journey_id, COALESCE(step_id, 0), COALESCE(connection_id, 0), day, kind, "
-        f"currency) DO UPDATE SET {added}"
+    rows = []
+    for key in sorted(pending, key=repr):
+        count, amount, mrr_delta, livemode = pending[key]
+        rows.append(dict(key, livemode=livemode, count=count, amount=amount, mrr_delta=mrr_delta))
+    rows_add(
+        StepDailyRollup,
+        rows,
+        # The unique index journeys_rollup_unique, expressions included.
+        conflict="(journey_id, COALESCE(step_id, 0), COALESCE(connection_id, 0), day, kind, "
+        "currency)",
+        added=("count", "amount", "mrr_delta"),
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
 
 
 def _journeys_and_rules(workspace_id: int) -> tuple[list[Journey], dict[int, list[MappingRule]]]:

@@ -12,7 +12,9 @@ events) becomes a short list of things still worth doing, not a backlog of stale
 signals still close and annotate open tasks.
 """
 
+from bisect import bisect_right
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 
@@ -61,8 +63,8 @@ def _rules_apply(signals: list[RevenueSignal]) -> None:
         _apply_workspace(workspace_id, workspace_signals)
 
 
-def _apply_workspace(workspace_id: int, signals: list[RevenueSignal]) -> None:
-    rules = batch_memo(
+def _enabled_rules(workspace_id: int) -> list[TaskRule]:
+    return batch_memo(
         ("tasks.automation", workspace_id),
         lambda: list(
             TaskRule.objects.filter(workspace_id=workspace_id, enabled=True)
@@ -70,6 +72,10 @@ def _apply_workspace(workspace_id: int, signals: list[RevenueSignal]) -> None:
             .order_by("id")
         ),
     )
+
+
+def _apply_workspace(workspace_id: int, signals: list[RevenueSignal]) -> None:
+    rules = _enabled_rules(workspace_id)
     opens_after = timezone.now() - OPENS_WITHIN
     signals = sorted(signals, key=lambda signal: (signal.occurred_at, signal.id))
     # Only (signal, rule) pairs that can do something cost queries and a savepoint.
@@ -88,11 +94,7 @@ def _apply_workspace(workspace_id: int, signals: list[RevenueSignal]) -> None:
         )
     )
     default_steps = default_steps_for_signals(acting)
-    placed_on: dict[int, set[str]] = defaultdict(set)
-    for signal_id, step_uuid in SignalPlacement.objects.filter(
-        signal__in=acting, step__isnull=False
-    ).values_list("signal_id", "step__uuid"):
-        placed_on[signal_id].add(str(step_uuid))
+    placed_on = _placed_step_uuids(acting)
     # Closing and noting act only on an open task: one query says which (rule, customer) pairs
     # may have one, instead of a query and a savepoint per pair.
     maybe_open = set(
@@ -102,25 +104,88 @@ def _apply_workspace(workspace_id: int, signals: list[RevenueSignal]) -> None:
         .open()
         .values_list("rule_id", "customer_id")
     )
+    repeats = _RepeatCounts.of_pairs(pairs)
     for signal, rule in pairs:
         if (rule.id, signal.id) in already:
             continue
         needs_task = signal.kind in rule.resolve_kinds or signal.kind in rule.annotate_kinds
         if needs_task and (rule.id, signal.customer_id) not in maybe_open:
             continue
+        repeat_count = repeats.counter(signal)
         if not needs_task:
+            # Checked before the savepoint: most signals meet no rule's conditions.
+            met = conditions_met(
+                rule.conditions or {},
+                signal,
+                step_uuids=placed_on[signal.id],
+                repeat_count=repeat_count,
+            )
+            if not met:
+                continue
             maybe_open.add((rule.id, signal.customer_id))
         try:
             with transaction.atomic():
                 _apply_rule(
-                    rule,
-                    signal,
-                    step=default_steps.get(signal.id),
-                    step_uuids=placed_on[signal.id],
+                    rule, signal, step=default_steps.get(signal.id), repeat_count=repeat_count
                 )
         except IntegrityError:
             # Another worker acted on this (rule, signal) first; its result stands.
             continue
+
+
+def _placed_step_uuids(signals: list[RevenueSignal]) -> dict[int, set[str]]:
+    """The steps (uuids) each signal is placed on, in any journey."""
+    placed_on: dict[int, set[str]] = defaultdict(set)
+    for signal_id, step_uuid in SignalPlacement.objects.filter(
+        signal__in=signals, step__isnull=False
+    ).values_list("signal_id", "step__uuid"):
+        placed_on[signal_id].add(str(step_uuid))
+    return placed_on
+
+
+class _RepeatCounts:
+    """When these signals' customers had signals of their kinds (in the `days` before each),
+    read in one query, so repeat conditions count in memory instead of a query per signal."""
+
+    def __init__(self, signals: list[RevenueSignal], *, days: int):
+        self.covered = {signal.id for signal in signals if signal.customer_id}
+        self.times: dict[tuple[int, str], list] = defaultdict(list)
+        signals = [signal for signal in signals if signal.customer_id]
+        if not signals:
+            return
+        window = timedelta(days=days)
+        for customer_id, kind, occurred_at in RevenueSignal.objects.filter(
+            customer_id__in={signal.customer_id for signal in signals},
+            kind__in={signal.kind for signal in signals},
+            occurred_at__gt=min(signal.occurred_at for signal in signals) - window,
+            occurred_at__lte=max(signal.occurred_at for signal in signals),
+        ).values_list("customer_id", "kind", "occurred_at"):
+            self.times[customer_id, kind].append(occurred_at)
+        for times in self.times.values():
+            times.sort()
+
+    @classmethod
+    def of_pairs(cls, pairs: list[tuple[RevenueSignal, TaskRule]]) -> "_RepeatCounts":
+        """For the signals of (signal, rule) pairs whose rule counts repeats."""
+        repeating = [
+            (signal, rule)
+            for signal, rule in pairs
+            if (rule.conditions or {}).get("repeat_days") and signal.kind in rule.kinds
+        ]
+        days = max((rule.conditions["repeat_days"] for _, rule in repeating), default=0)
+        return cls([signal for signal, _ in repeating], days=days)
+
+    def counter(self, signal: RevenueSignal) -> Callable[[int], int]:
+        """count(days): the customer's signals of this kind in the days up to this one's."""
+        if signal.id not in self.covered:
+            return _repeat_counter(signal)
+        times = self.times[signal.customer_id, signal.kind]
+
+        def count(days: int) -> int:
+            after = signal.occurred_at - timedelta(days=days)
+            return bisect_right(times, signal.occurred_at) - bisect_right(times, after)
+
+        return count
 
 
 def _acts_on(rule: TaskRule, signal: RevenueSignal, *, opens_after) -> bool:
@@ -129,13 +194,15 @@ def _acts_on(rule: TaskRule, signal: RevenueSignal, *, opens_after) -> bool:
     return signal.kind in rule.kinds and signal.occurred_at >= opens_after
 
 
-def _apply_rule(rule: TaskRule, signal: RevenueSignal, *, step: Step | None, step_uuids) -> None:
+def _apply_rule(
+    rule: TaskRule, signal: RevenueSignal, *, step: Step | None, repeat_count: Callable[[int], int]
+) -> None:
     if signal.kind in rule.resolve_kinds:
         _resolve(rule, signal)
     elif signal.kind in rule.annotate_kinds:
         _annotate(rule, signal)
     elif signal.kind in rule.kinds and signal.occurred_at >= timezone.now() - OPENS_WITHIN:
-        _open_or_attach(rule, signal, step=step, step_uuids=step_uuids)
+        _open_or_attach(rule, signal, step=step, repeat_count=repeat_count)
 
 
 def _open_task(rule: TaskRule, signal: RevenueSignal) -> FollowUpTask | None:
@@ -199,21 +266,18 @@ def _next_assignee(rule: TaskRule) -> User | None:
     return members[(rule.round_robin_cursor - 1) % len(members)].user
 
 
-def _open_or_attach(rule: TaskRule, signal: RevenueSignal, *, step: Step | None, step_uuids):
-    if not conditions_met(
-        rule.conditions or {},
-        signal,
-        step_uuids=step_uuids,
-        repeat_count=_repeat_counter(signal),
-    ):
-        return
+def _open_or_attach(
+    rule: TaskRule, signal: RevenueSignal, *, step: Step | None, repeat_count: Callable[[int], int]
+):
+    """Attach the signal to the rule's open task for its customer, or open one (the caller
+    checked the rule's conditions)."""
     task = _open_task(rule, signal)
     if task is not None:
         _link(task, rule, signal, TaskSignalReason.ATTACHED)
         _comment(task, f"Another signal attached: {_signal_sentence(signal)}.")
         return
     repeat_days = (rule.conditions or {}).get("repeat_days")
-    count = _repeat_counter(signal)(repeat_days) if repeat_days else None
+    count = repeat_count(repeat_days) if repeat_days else None
     values = signal_placeholders(signal, step=step, count=count, rule_name=rule.name)
     due = None
     if rule.due_in_days is not None:

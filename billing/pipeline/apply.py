@@ -17,7 +17,6 @@ from contextvars import ContextVar
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Q
 
 from billing.discounts import discounts_apply
 from billing.models import (
@@ -193,14 +192,12 @@ def _payment_failure_record(event: StripeEvent, failure: dict[str, str], batch: 
     )
     PaymentFailure.objects.bulk_create([row], ignore_conflicts=True)
     batch.failure_rows[event.workspace_id].add(failure_row(row))
-    lookup = Q()
-    if failure.get("charge_id"):
-        lookup |= Q(details__charge_id=failure["charge_id"])
-    if failure.get("payment_intent_id"):
-        lookup |= Q(details__payment_intent_id=failure["payment_intent_id"])
     signals = RevenueSignal.objects.filter(
         workspace_id=event.workspace_id, kind=SignalKind.PAYMENT_FAILED
-    ).filter(lookup)
+    ).of_payment(
+        charge_id=failure.get("charge_id", ""),
+        payment_intent_id=failure.get("payment_intent_id", ""),
+    )
     for signal in signals.select_related("event"):
         own = next(
             (
@@ -240,9 +237,8 @@ def _customer_of_charge(event: StripeEvent, charge_id: str, batch: ApplyBatch) -
     if customer_id is None:
         batch.signals_save()
         customer_id = (
-            RevenueSignal.objects.filter(
-                workspace_id=event.workspace_id, details__charge_id=charge_id
-            )
+            RevenueSignal.objects.filter(workspace_id=event.workspace_id)
+            .of_charge(charge_id)
             .exclude(customer=None)
             .values_list("customer_id", flat=True)
             .first()

@@ -14,6 +14,7 @@ from datetime import datetime
 from billing.models import Customer, StripeEvent, Subscription
 from billing.normalize import CustomerState, Facts, SubscriptionState
 from billing.normalize.subscriptions import COUNTED_STATUSES
+from custory.bulk_sql import rows_update
 
 # Which subscription status a customer shows when it has several.
 STATUS_RANK = ["active", "past_due", "trialing", "unpaid", "paused", "incomplete", "canceled"]
@@ -185,7 +186,7 @@ class CustomerRows:
         if not dirty:
             return
         fields = sorted(set().union(*dirty.values()))
-        Customer.objects.bulk_update([self.by_pk[pk] for pk in sorted(dirty)], fields)
+        rows_update(Customer, [self.by_pk[pk] for pk in sorted(dirty)], fields)
 
 
 def totals_of(subscriptions: list[tuple[str, int, str]]) -> dict:
@@ -258,4 +259,4 @@ class SubscriptionRows:
         if not dirty:
             return
         fields = sorted(set().union(*dirty.values()))
-        Subscription.objects.bulk_update([self.rows[key] for key in sorted(dirty)], fields)
+        rows_update(Subscription, [self.rows[key] for key in sorted(dirty)], fields)

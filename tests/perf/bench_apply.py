@@ -79,6 +79,11 @@ tables = {
     "failed_invoices": "SELECT f.invoice_id, c.stripe_id, f.amount, f.attempts, f.amount_paid, "
     "f.first_failed_at, f.paid_at, f.lost_at, f.lost_reason FROM billing_failedinvoice f "
     "LEFT JOIN billing_customer c ON c.id = f.customer_id",
+    "mrr_rollups": "SELECT connection_id, livemode, day, kind, currency, count, amount "
+    "FROM billing_mrrdailyrollup",
+    "recovery_rollups": "SELECT connection_id, livemode, day, currency, invoices, attempts, "
+    "amount, recovered, amount_recovered, in_dunning, amount_in_dunning, lost, amount_lost "
+    "FROM billing_recoverydailyrollup",
     "payment_failures": "SELECT charge_id, payment_intent_id, decline_code "
     "FROM billing_paymentfailure",
     "tasks": "SELECT t.title, t.status, c.stripe_id, t.rule_id, t.step_id "

@@ -1,0 +1,84 @@
+"""Set-based writes for many rows at once, in one statement each.
+
+Django's bulk_update builds a CASE WHEN per row and field: building it cost more Python than
+the write itself, and PostgreSQL evaluates every branch for every row. These helpers send the
+rows as parameters of one plain statement instead. Only identifiers taken from the models'
+metadata (and a conflict target written by the caller) are formatted in; values are parameters.
+"""
+
+from collections.abc import Sequence
+
+from django.db import connection
+from django.db.models import Model
+
+# Rows per statement: well under SQLite's limit on parameters for the widest rows we write.
+ROWS_PER_STATEMENT = 500
+
+
+def rows_update(model: type[Model], rows: Sequence[Model], fields: Sequence[str]) -> None:
+    """Save `fields` of `rows` (instances of `model`): bulk_update, as one
+    UPDATE … FROM unnest(…) on PostgreSQL."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_update(rows, fields)
+        return
+    meta = model._meta
+    quote = connection.ops.quote_name
+    changed = [meta.get_field(name) for name in fields]
+    columns = [meta.pk, *changed]
+    # The array types without their length (varchar, not varchar(n)): nothing is cut silently.
+    arrays = ", ".join(f"%s::{field.db_type(connection).split('(')[0]}[]" for field in columns)
+    names = ", ".join(quote(field.column) for field in columns)
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    sets = ", ".join(f"{quote(field.column)} = v.{quote(field.column)}" for field in changed)
+    sql = (
+        f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v({names})"  # noqa: S608
+        f" WHERE {table}.{pk} = v.{pk}"
+    )
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), ROWS_PER_STATEMENT):
+            chunk = rows[start : start + ROWS_PER_STATEMENT]
+            cursor.execute(
+                sql,
+                [
+                    [
+                        field.get_db_prep_save(getattr(row, field.attname), connection)
+                        for row in chunk
+                    ]
+                    for field in columns
+                ],
+            )
+
+
+def rows_add(
+    model: type[Model], rows: Sequence[dict], *, conflict: str, added: Sequence[str]
+) -> None:
+    """Insert rows (dicts of the same attribute names); a row whose key is already stored adds
+    its `added` columns to the stored row instead (INSERT … ON CONFLICT DO UPDATE). `conflict`
+    is the SQL of a unique index's columns or expressions. Rows are written in the given order:
+    callers pass one order for every worker, so two transactions wait, never deadlock."""
+    if not rows:
+        return
+    meta = model._meta
+    quote = connection.ops.quote_name
+    fields = [meta.get_field(name) for name in rows[0]]
+    table = quote(meta.db_table)
+    columns = ", ".join(quote(field.column) for field in fields)
+    sums = ", ".join(
+        f"{quote(column)} = {table}.{quote(column)} + EXCLUDED.{quote(column)}"
+        for column in (meta.get_field(name).column for name in added)
+    )
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), ROWS_PER_STATEMENT):
+            chunk = rows[start : start + ROWS_PER_STATEMENT]
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(chunk))}"  # noqa: S608
+                f" ON CONFLICT {conflict} DO UPDATE SET {sums}",
+                [_prepared(field, row[field.attname]) for row in chunk for field in fields],
+            )
+
+
+def _prepared(field, value):
+    return field.get_db_prep_save(value, connection)
