@@ -6,7 +6,6 @@ the customers' MRR movements (billing.revenue): tables kept by the pipeline, nev
 """
 
 from collections import Counter, defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -27,7 +26,7 @@ from billing.recovery import Recovery, period_recovery
 from billing.revenue import MONEY_KINDS, Movements, period_movements
 from journeys.losses import (
     FINGERPRINT_KINDS,
-    GROSS_LOSS_KINDS,
+    biggest_losses,
     cached_by_counts,
     net_loss_adjustments,
 )
@@ -419,44 +418,3 @@ def _losses(journey, filters, stages, currencies, totals, recovery, *, to_report
     failed, won = net_loss_adjustments(journey, filters, _fingerprint(totals), recovery)
     cards = [c for _, stage_cards in stages for c in stage_cards]
     return biggest_losses(cards, currencies, to_reporting, failed=failed, won=won)
-
-
-def biggest_losses(
-    cards: list[StepCard],
-    currencies: list[str],
-    to_reporting: Callable[[dict[str, int]], Money],
-    *,
-    failed: dict | None = None,
-    won: dict | None = None,
-    top: int = 3,
-):
-    """The steps losing the most money in the reporting currency (¥50,000 is not more than
-    $495): failed payments not recovered, refunds, disputes not won and abandoned checkouts
-    (journeys.losses). Each card gets its `loss_money`."""
-    failed, won = failed or {}, won or {}
-    losses = []
-    for card in cards:
-        key = card.step.pk if card.step else None
-        amounts: dict[str, int] = dict(failed.get(key, {}))
-        for total in card.kinds:
-            if total.kind in GROSS_LOSS_KINDS:
-                for currency, amount in total.amounts.items():
-                    amounts[currency] = amounts.get(currency, 0) + amount
-        for currency, amount in won.get(key, {}).items():
-            amounts[currency] = amounts.get(currency, 0) - amount
-        amounts = {c: v for c, v in amounts.items() if v > 0}
-        if amounts:
-            losses.append((card, sort_amounts(amounts, currencies), to_reporting(amounts)))
-    rank = {c: i for i, c in enumerate(currencies)}
-
-    def size(loss):
-        # Without a rate a part converts to nothing: such steps fall back to the main
-        # currency's amount.
-        amounts, money = loss[1], loss[2]
-        currency = min(amounts, key=lambda c: rank.get(c, 99))
-        return (-money.total, rank.get(currency, 99), -amounts[currency])
-
-    biggest = sorted(losses, key=size)[:top]
-    for card, _, money in biggest:
-        card.loss_money = money
-    return [(card, amounts) for card, amounts, _ in biggest]

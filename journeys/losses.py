@@ -3,11 +3,13 @@ disputes not won, besides refunds and abandoned checkouts from the step rollups.
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Callable
 
 from django.core.cache import cache
 from django.db.models import OuterRef, Subquery, Sum
 
-from billing.metrics import SignalFilter
+from billing.exchange import Money
+from billing.metrics import SignalFilter, sort_amounts
 from billing.models import SignalKind
 from billing.recovery import Recovery, failed_invoices, period_recovery
 from journeys.models import Journey, SignalPlacement, StepDailyRollup
@@ -141,3 +143,44 @@ def net_loss_adjustments(
             dict(won_disputes_by_step(journey, filters)),
         ),
     )
+
+
+def biggest_losses(
+    cards: list,
+    currencies: list[str],
+    to_reporting: Callable[[dict[str, int]], Money],
+    *,
+    failed: dict | None = None,
+    won: dict | None = None,
+    top: int = 3,
+):
+    """The step cards (journeys.board_selectors.StepCard) losing the most money in the
+    reporting currency (¥50,000 is not more than $495): failed payments not recovered, refunds,
+    disputes not won and abandoned checkouts. Each of them gets its `loss_money`."""
+    failed, won = failed or {}, won or {}
+    losses = []
+    for card in cards:
+        key = card.step.pk if card.step else None
+        amounts: dict[str, int] = dict(failed.get(key, {}))
+        for total in card.kinds:
+            if total.kind in GROSS_LOSS_KINDS:
+                for currency, amount in total.amounts.items():
+                    amounts[currency] = amounts.get(currency, 0) + amount
+        for currency, amount in won.get(key, {}).items():
+            amounts[currency] = amounts.get(currency, 0) - amount
+        amounts = {c: v for c, v in amounts.items() if v > 0}
+        if amounts:
+            losses.append((card, sort_amounts(amounts, currencies), to_reporting(amounts)))
+    rank = {c: i for i, c in enumerate(currencies)}
+
+    def size(loss):
+        # Without a rate a part converts to nothing: such steps fall back to the main
+        # currency's amount.
+        amounts, money = loss[1], loss[2]
+        currency = min(amounts, key=lambda c: rank.get(c, 99))
+        return (-money.total, rank.get(currency, 99), -amounts[currency])
+
+    biggest = sorted(losses, key=size)[:top]
+    for card, _, money in biggest:
+        card.loss_money = money
+    return [(card, amounts) for card, amounts, _ in biggest]
