@@ -47,6 +47,11 @@ def database(tmp_path_factory):
     return f"sqlite:///{tmp_path_factory.mktemp('run')}/run.sqlite3"
 
 
+def _signals_as_in_a_terminal():
+    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "Ctrl-C"])
 def test_bin_run_stops_web_and_qcluster_within_10_s(database, sig, tmp_path):
@@ -63,6 +68,9 @@ def test_bin_run_stops_web_and_qcluster_within_10_s(database, sig, tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        # As from a terminal: a suite started in the background (`nohup … &`) ignores SIGINT,
+        # and a shell that starts with a signal ignored may not trap it.
+        preexec_fn=_signals_as_in_a_terminal,
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
