@@ -80,16 +80,7 @@ def events_import_sql() -> str:
     then one array per field of _IMPORT_FIELDS."""
     meta = StripeEvent._meta
     quote = connection.ops.quote_name
-    constant = (
-        "workspace",
-        "connection",
-        "source",
-        "status",
-        "attempts",
-        "last_error",
-        "received_at",
-        "next_attempt_at",
-    )
+    constant = tuple(name for name in _INSERT_FIELDS if name not in _IMPORT_FIELDS)
     columns = ", ".join(_col(meta, name) for name in (*constant, *_IMPORT_FIELDS))
     casts = ", ".join(f"%b::{_cast(meta.get_field(name))}[]" for name in _IMPORT_FIELDS)
     unique = next(c for c in meta.constraints if c.name == "billing_event_unique_per_workspace")
