@@ -129,3 +129,26 @@ def test_a_page_of_customers_reads_its_figures_in_one_query(
     figure_reads = [q for q in captured.captured_queries if "customerfigures" in q["sql"]]
     assert len(figure_reads) == 2  # the sort's join, and the page's figures
     assert not any("revenuesignal" in q["sql"] for q in captured.captured_queries)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"sort": "<script>alert(1)</script>"},
+        {"sort": "paid;DROP TABLE billing_customer"},
+        {"sort": "paid", "page": "-1"},
+        {"sort": "risk", "page": "abc"},
+        {"sort": "mrr", "page": "999999"},
+    ],
+)
+def test_wrong_sort_or_page_values_still_list_customers(client_for, member, history, params):
+    response = client_for(member).get("/w/acme/customers/", params)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<script>alert(1)</script>" not in html
+    assert CustomerFigures.objects.exists()  # nothing was run from the input
+
+
+def test_another_workspaces_customer_is_not_found(client_for, member, history):
+    stranger = CustomerFactory()  # in a workspace of its own
+    assert client_for(member).get(stranger.get_absolute_url()).status_code == 404
