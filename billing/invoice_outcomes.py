@@ -105,6 +105,7 @@ class FailedInvoiceRows:
         self.dirty: set[tuple[int, str]] = set()
         # What each stored row counted in the recovery rollups before the batch changed it.
         self.counted: dict[tuple[int, str], tuple | None] = {}
+        self.subscriptions_read: set[tuple[int, str]] = set()
         self._load(keys)
 
     def _load(self, keys) -> None:
@@ -116,6 +117,20 @@ class FailedInvoiceRows:
         for workspace_id, invoice_ids in by_workspace.items():
             self._take(
                 FailedInvoice.objects.filter(workspace_id=workspace_id, invoice_id__in=invoice_ids)
+            )
+
+    def subscriptions_load(self, keys: set[tuple[int, str]]) -> None:
+        """Read and lock the failed invoices of these subscriptions (those the batch cancels)
+        at once, each subscription once."""
+        by_workspace: dict[int, list[str]] = {}
+        for workspace_id, subscription_id in sorted(keys - self.subscriptions_read):
+            by_workspace.setdefault(workspace_id, []).append(subscription_id)
+        self.subscriptions_read |= keys
+        for workspace_id, subscription_ids in by_workspace.items():
+            self._take(
+                FailedInvoice.objects.filter(
+                    workspace_id=workspace_id, subscription_stripe_id__in=subscription_ids
+                )
             )
 
     def _take(self, rows) -> None:
@@ -157,11 +172,7 @@ class FailedInvoiceRows:
         if state.status != "canceled":
             return
         at = state.canceled_at or event.created
-        self._take(
-            FailedInvoice.objects.filter(
-                workspace_id=event.workspace_id, subscription_stripe_id=state.stripe_id
-            )
-        )
+        self.subscriptions_load({(event.workspace_id, state.stripe_id)})
         for key, row in self.rows.items():
             if row is None or key[0] != event.workspace_id:
                 continue

@@ -323,7 +323,7 @@ class RevenueSignal(models.Model):
                 condition=models.Q(customer__isnull=True),
                 name="billing_signal_no_customer",
             ),
-            *SIGNAL_PAYMENT_INDEXES,  # processing: of_charge and of_payment
+            *SIGNAL_PAYMENT_INDEXES,  # processing: of_charge and of_payments
         ]
 
     def __str__(self):

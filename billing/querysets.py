@@ -22,7 +22,7 @@ SIGNAL_PAYMENT_INTENT = Cast(KT("details__payment_intent_id"), models.TextField(
 SIGNAL_PAYMENT_INDEXES = [
     # Processing: a dispute's or refund's customer, from its charge's signals (of_charge).
     models.Index("workspace", SIGNAL_CHARGE, name="billing_signal_ws_charge"),
-    # Processing: a charge failure's payment_failed signals, by charge or intent (of_payment).
+    # Processing: a charge failure's payment_failed signals, by charge or intent (of_payments).
     models.Index(
         "workspace",
         SIGNAL_PAYMENT_INTENT,
@@ -64,13 +64,15 @@ class RevenueSignalQuerySet(models.QuerySet):
         """Signals whose details name this charge."""
         return self.alias(details_charge=SIGNAL_CHARGE).filter(details_charge=charge_id)
 
-    def of_payment(self, *, charge_id: str, payment_intent_id: str):
-        """Signals whose details name this charge or this payment intent (either may be "")."""
+    def of_payments(self, *, charge_ids: list[str], payment_intent_ids: list[str]):
+        """Signals whose details name one of these charges or payment intents."""
         lookup = models.Q()
-        if charge_id:
-            lookup |= models.Q(details_charge=charge_id)
-        if payment_intent_id:
-            lookup |= models.Q(details_payment_intent=payment_intent_id)
+        if charge_ids:
+            lookup |= models.Q(details_charge__in=charge_ids)
+        if payment_intent_ids:
+            lookup |= models.Q(details_payment_intent__in=payment_intent_ids)
+        if not lookup:
+            return self.none()
         return self.alias(
             details_charge=SIGNAL_CHARGE, details_payment_intent=SIGNAL_PAYMENT_INTENT
         ).filter(lookup)

@@ -36,10 +36,8 @@ from billing.normalize import (
 )
 from billing.normalize.common import compact, iso
 from billing.normalize.fact_keys import fact_key
-from billing.normalize.payments import FAILURE_KEYS
 from billing.pipeline.apply_batch import (
     ApplyBatch,
-    failure_row,
     needs_first_failure,
     payload_of,
 )
@@ -131,7 +129,7 @@ def _apply_one(event: StripeEvent, batch: ApplyBatch) -> list[RevenueSignal]:
     signal_facts = list(facts.signals)
     for fact in signal_facts:
         if fact.kind == SignalKind.PAYMENT_FAILED and fact.details.get("invoice_id"):
-            fact.details = {**_failure_known(event, fact.details, batch), **fact.details}
+            fact.details = {**batch.failure_known(event.workspace_id, fact.details), **fact.details}
     if facts.paid_invoice is not None:
         recovered = _recovery(event, facts.paid_invoice, batch)
         if recovered is not None:
@@ -140,7 +138,6 @@ def _apply_one(event: StripeEvent, batch: ApplyBatch) -> list[RevenueSignal]:
     if customer is not None and facts.charge_id and signals:
         batch.charge_customers.setdefault((event.workspace_id, facts.charge_id), customer.pk)
     if facts.payment_failure:
-        batch.signals_save()  # it reads and completes stored payment_failed signals
         _payment_failure_record(event, facts.payment_failure, batch)
     batch.outcomes.record(event=event, customer=customer, outcome=facts.invoice_outcome)
     batch.points_add(event, customer, facts)
@@ -168,19 +165,9 @@ def _late_recovery(event: StripeEvent, invoice_id: str, batch: ApplyBatch) -> li
     return _signals_create(paid.event, customer, paid_facts, [recovered], batch)
 
 
-def _failure_known(event: StripeEvent, ids: dict, batch: ApplyBatch) -> dict:
-    """Decline facts stored for this payment's charge or payment intent, merged the same way
-    whatever order they came in."""
-    merged: dict[str, str] = {}
-    for row in batch.failures_of(event.workspace_id, ids):
-        for key, value in zip(FAILURE_KEYS, row[2:], strict=True):
-            if value:
-                merged.setdefault(key, value)
-    return merged
-
-
 def _payment_failure_record(event: StripeEvent, failure: dict[str, str], batch: ApplyBatch) -> None:
-    """Keep why a charge failed, and add it to its invoice's payment_failed signals."""
+    """Keep why a charge failed; its invoice's payment_failed signals take it in at the batch's
+    end (ApplyBatch.payment_failures_save), all of a payment's failures merged at once."""
     row = PaymentFailure(
         workspace_id=event.workspace_id,
         event=event,
@@ -190,31 +177,7 @@ def _payment_failure_record(event: StripeEvent, failure: dict[str, str], batch: 
         failure_code=failure.get("failure_code", "")[:255],
         failure_message=failure.get("failure_message", ""),
     )
-    PaymentFailure.objects.bulk_create([row], ignore_conflicts=True)
-    batch.failure_rows[event.workspace_id].add(failure_row(row))
-    signals = RevenueSignal.objects.filter(
-        workspace_id=event.workspace_id, kind=SignalKind.PAYMENT_FAILED
-    ).of_payment(
-        charge_id=failure.get("charge_id", ""),
-        payment_intent_id=failure.get("payment_intent_id", ""),
-    )
-    for signal in signals.select_related("event"):
-        own = next(
-            (
-                fact.details
-                for fact in normalize_event(
-                    signal.event.payload if isinstance(signal.event.payload, dict) else {}
-                ).signals
-                if fact.kind == SignalKind.PAYMENT_FAILED
-            ),
-            None,
-        )
-        if own is None or not own.get("invoice_id"):
-            continue
-        details = {**_failure_known(event, own, batch), **own}
-        if details != signal.details:
-            signal.details = details_clean(details)
-            signal.save(update_fields=["details"])
+    batch.payment_failure_add(row)
 
 
 def customer_totals_refresh(*, customer: Customer) -> None:

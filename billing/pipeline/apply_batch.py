@@ -16,6 +16,8 @@ from billing.normalize.fact_keys import fact_key
 from billing.normalize.payments import FAILURE_KEYS
 from billing.pipeline.batch_rows import CustomerRows, SubscriptionRows
 from billing.revenue_models import MrrPoint
+from billing.signal_details import details_clean
+from custory.bulk_sql import rows_update
 
 
 def payload_of(event: StripeEvent) -> dict:
@@ -26,6 +28,7 @@ class ApplyBatch:
     """What a batch of events reads once, and the writes it keeps for its end."""
 
     def __init__(self, events: list[StripeEvent]):
+        self.events = {event.pk: event for event in events}
         self.facts = {event.pk: normalize_event(payload_of(event)) for event in events}
         customers, subscriptions, invoices = {}, {}, set()
         for event in events:
@@ -48,6 +51,14 @@ class ApplyBatch:
             if (outcome := self.facts[event.pk].invoice_outcome) and outcome.subscription_id
         )
         self.outcomes = FailedInvoiceRows(invoices, self.subscriptions.canceled_at)
+        self.outcomes.subscriptions_load(
+            {
+                (event.workspace_id, state.stripe_id)
+                for event in events
+                if (state := self.facts[event.pk].subscription) is not None
+                and state.status == "canceled"
+            }
+        )
         self.kinds: dict[int, set[str]] = {event.pk: set() for event in events}
         for event_id, kind in RevenueSignal.objects.filter(event__in=events).values_list(
             "event_id", "kind"
@@ -61,6 +72,10 @@ class ApplyBatch:
         self._invoices_read(events)
         self.failure_rows: dict[int, set[tuple]] = defaultdict(set)
         self.failure_ids: set[tuple[int, str, str]] = set()
+        # The batch's charge failures, inserted and merged into their signals at its end.
+        self.failures_new: list[PaymentFailure] = []
+        self.failure_payments: dict[int, set[tuple[str, str]]] = defaultdict(set)
+        self.failed_saved: dict[int, RevenueSignal] = {}
         self._failures_prefetch(events)
         self.signals: list[RevenueSignal] = []
         self.points: list[MrrPoint] = []
@@ -181,6 +196,64 @@ class ApplyBatch:
             if (charge and row[0] == charge) or (intent and row[1] == intent)
         )
 
+    def failure_known(self, workspace_id: int, ids: dict) -> dict:
+        """Decline facts stored for a payment's charge or payment intent, merged the same way
+        whatever order they came in."""
+        merged: dict[str, str] = {}
+        for row in self.failures_of(workspace_id, ids):
+            for key, value in zip(FAILURE_KEYS, row[2:], strict=True):
+                if value:
+                    merged.setdefault(key, value)
+        return merged
+
+    def payment_failure_add(self, row: PaymentFailure) -> None:
+        self.failures_new.append(row)
+        self.failure_rows[row.workspace_id].add(failure_row(row))
+        self.failure_payments[row.workspace_id].add((row.charge_id, row.payment_intent_id))
+
+    def payment_failures_save(self) -> None:
+        """Insert the batch's charge failures, then merge each payment's failures into the
+        payment_failed signals of its charge or payment intent: one read and one write for the
+        batch, with every failure known, as merging them one by one would end."""
+        if not self.failures_new:
+            return
+        PaymentFailure.objects.bulk_create(self.failures_new, ignore_conflicts=True)
+        self.failures_new = []
+        changed: list[RevenueSignal] = []
+        for workspace_id, payments in sorted(self.failure_payments.items()):
+            signals = list(
+                RevenueSignal.objects.filter(
+                    workspace_id=workspace_id, kind=SignalKind.PAYMENT_FAILED
+                )
+                .of_payments(
+                    charge_ids=sorted({charge for charge, _ in payments if charge}),
+                    payment_intent_ids=sorted({intent for _, intent in payments if intent}),
+                )
+                .only("pk", "event_id", "details")
+                .order_by("pk")
+            )
+            payloads = self._payloads_of({signal.event_id for signal in signals})
+            for signal in signals:
+                own = _failed_fact_details(payloads.get(signal.event_id))
+                if own is None or not own.get("invoice_id"):
+                    continue
+                details = {**self.failure_known(workspace_id, own), **own}
+                if details != signal.details:
+                    signal.details = details_clean(details)
+                    changed.append(signal)
+                    if signal.pk in self.failed_saved:
+                        self.failed_saved[signal.pk].details = signal.details
+        self.failure_payments.clear()
+        rows_update(RevenueSignal, changed, ["details"])
+
+    def _payloads_of(self, event_ids: set[int]) -> dict[int, dict]:
+        """The payloads of these events: the batch's from memory, the others read at once."""
+        payloads = {pk: payload_of(self.events[pk]) for pk in event_ids if pk in self.events}
+        missing = sorted(event_ids - set(payloads))
+        if missing:
+            payloads.update(StripeEvent.objects.filter(pk__in=missing).values_list("pk", "payload"))
+        return payloads
+
     def first_failure(self, workspace_id: int, invoice_id: str) -> datetime | None:
         """When the invoice's first stored payment_failed signal happened, if any."""
         if (workspace_id, invoice_id) not in self.failures:
@@ -201,6 +274,8 @@ class ApplyBatch:
         # applied one event (or one fact) at once; the IntegrityError fails this attempt and the
         # retry finds the other's signals.
         RevenueSignal.objects.bulk_create(self.signals)
+        failed = [s for s in self.signals if s.kind == SignalKind.PAYMENT_FAILED]
+        self.failed_saved.update((signal.pk, signal) for signal in failed)
         self.signals = []
 
     def signals_add(self, event: StripeEvent, signals: list[RevenueSignal]) -> None:
@@ -231,6 +306,7 @@ class ApplyBatch:
 
     def save(self) -> None:
         self.signals_save()
+        self.payment_failures_save()
         self.subscriptions.save()
         self.customers.save()
         self.outcomes.save()
@@ -271,6 +347,14 @@ FAILURE_ROW = ("charge_id", "payment_intent_id", *FAILURE_KEYS)
 
 def failure_row(row: PaymentFailure) -> tuple:
     return tuple(getattr(row, name) for name in FAILURE_ROW)
+
+
+def _failed_fact_details(payload) -> dict | None:
+    """The details a payment_failed signal's own event gives it, before any merging."""
+    facts = normalize_event(payload if isinstance(payload, dict) else {})
+    return next(
+        (fact.details for fact in facts.signals if fact.kind == SignalKind.PAYMENT_FAILED), None
+    )
 
 
 def _fact_keys(events: list[StripeEvent], facts: dict[int, Facts]) -> dict[int, list[str]]:

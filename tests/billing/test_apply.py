@@ -4,9 +4,17 @@ import copy
 import itertools
 
 import pytest
+from django.db import transaction
 
-from billing.models import Customer, RevenueSignal, Subscription
-from billing.pipeline.apply import event_apply
+from billing.models import (
+    Customer,
+    EventSource,
+    PaymentFailure,
+    RevenueSignal,
+    StripeEvent,
+    Subscription,
+)
+from billing.pipeline.apply import event_apply, events_apply_batch
 from billing.pipeline.ingest import events_store
 from billing.signal_details import details_clean
 from custory import services
@@ -276,3 +284,33 @@ def test_charge_and_intent_failures_merge_the_same_in_every_order(db):
         results.add(tuple(sorted(signal.details.items())))
     (details,) = results
     assert dict(details)["decline_code"] == "insufficient_funds"
+
+
+def test_failures_applied_in_one_batch_merge_as_applied_one_by_one(db):
+    """A batch records its charge failures and merges them into their payment_failed signals
+    at its end: in any order within the batch, the signal ends as one-by-one applying leaves
+    it, and every failure is kept."""
+    makers = [
+        _charge_failed,
+        _intent_failed,
+        lambda: load("synthetic_basil_invoice_payment_failed.json"),
+    ]
+    one_by_one = StripeConnectionFactory()
+    apply_payloads(one_by_one, [make() for make in makers])
+    (expected,) = RevenueSignal.objects.filter(workspace=one_by_one.workspace)
+    for index, order in enumerate(itertools.permutations(makers)):
+        connection = StripeConnectionFactory(
+            workspace=services.workspace_create(
+                name=f"Batch {index}", owner=UserFactory(), slug=f"batch-{index}"
+            )
+        )
+        payloads = [make() for make in order]
+        events_store(
+            connection=connection, payloads=payloads, source=EventSource.WEBHOOK, wake=False
+        )
+        by_id = {e.stripe_id: e for e in StripeEvent.objects.filter(connection=connection)}
+        with transaction.atomic():
+            events_apply_batch(events=[by_id[payload["id"]] for payload in payloads])
+        (signal,) = RevenueSignal.objects.filter(workspace=connection.workspace)
+        assert signal.details == expected.details, order
+        assert PaymentFailure.objects.filter(workspace=connection.workspace).count() == 2

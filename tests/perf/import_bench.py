@@ -8,7 +8,8 @@ rate budget raised, and prints objects/s and signals/s (normalization and placem
 
 BENCH_PROFILE=1 runs the import under cProfile and prints where its main thread's time went
 (applying, storing pages, rebuilding events, waiting for the listing threads); the profiler
-slows Python down, so shares count, not the rate of that run.
+slows Python down, so shares count, not the rate of that run. BENCH_PROFILE_OUT=FILE keeps the
+profile there, for pstats.
 """
 
 import os
@@ -130,6 +131,8 @@ def main() -> None:
     print(f"import process CPU: {cpu:.1f} s, {read / cpu:,.0f} objects per CPU second")
     if profile:
         print("main thread's time (under cProfile):", *_shares(profile), sep="\n")
+        if os.environ.get("BENCH_PROFILE_OUT"):
+            shutil.copy(profile, os.environ["BENCH_PROFILE_OUT"])
         shutil.rmtree(Path(profile).parent)
 
 
