@@ -8,8 +8,10 @@ on the locked row instead of in SQL, so the rows end exactly as per-event update
 
 import copy
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+
+from django.db.models import Model
 
 from billing.models import Customer, StripeEvent, Subscription
 from billing.normalize import CustomerState, Facts, SubscriptionState
@@ -102,15 +104,25 @@ def _locked(model, keys: Iterable[Key]) -> dict:
     return rows
 
 
+def _locked_or_added(model, keys: Iterable[Key], new: Callable[[Key], Model]) -> dict:
+    """The rows of these keys, locked: the stored ones first (in Stripe id order), then those
+    missing inserted (in that order too). A row another worker inserted meanwhile is taken
+    and locked instead. Most keys of a busy account are stored already: they cost no insert."""
+    rows = _locked(model, keys)
+    missing = sorted(set(keys) - set(rows))
+    if missing:
+        model.objects.bulk_create([new(key) for key in missing], ignore_conflicts=True)
+        rows.update(_locked(model, missing))
+    return rows
+
+
 class CustomerRows:
     """The batch's customers, inserted if new and locked (in Stripe id order) up front."""
 
     def __init__(self, firsts: dict[Key, tuple[StripeEvent, Facts]]):
-        Customer.objects.bulk_create(
-            [self._new(event, facts) for _, (event, facts) in sorted(firsts.items())],
-            ignore_conflicts=True,  # another worker created it meanwhile: we take its row
+        self.rows: dict[Key, Customer] = _locked_or_added(
+            Customer, firsts, lambda key: self._new(*firsts[key])
         )
-        self.rows: dict[Key, Customer] = _locked(Customer, firsts)
         self.by_pk = {customer.pk: customer for customer in self.rows.values()}
         self.dirty: dict[int, set[str]] = defaultdict(set)
         # Customers a subscription moved away from (their figures change too).
@@ -208,21 +220,20 @@ class SubscriptionRows:
     """The batch's subscriptions, inserted if new and locked up front."""
 
     def __init__(self, firsts: dict[Key, tuple[StripeEvent, SubscriptionState, Customer | None]]):
-        Subscription.objects.bulk_create(
-            [
-                Subscription(
-                    workspace_id=event.workspace_id,
-                    stripe_id=state.stripe_id,
-                    **subscription_values(event, state, customer),
-                )
-                for _, (event, state, customer) in sorted(firsts.items())
-            ],
-            ignore_conflicts=True,
+        self.rows: dict[Key, Subscription] = _locked_or_added(
+            Subscription, firsts, lambda key: self._new(*firsts[key])
         )
-        self.rows: dict[Key, Subscription] = _locked(Subscription, firsts)
         self.dirty: dict[Key, set[str]] = defaultdict(set)
         # Whether subscriptions outside the batch are canceled (none of its events changes them).
         self.canceled: dict[Key, datetime | None] = {}
+
+    @staticmethod
+    def _new(event: StripeEvent, state: SubscriptionState, customer: Customer | None):
+        return Subscription(
+            workspace_id=event.workspace_id,
+            stripe_id=state.stripe_id,
+            **subscription_values(event, state, customer),
+        )
 
     def apply(
         self, event: StripeEvent, state: SubscriptionState, customer: Customer | None
