@@ -93,8 +93,13 @@ def _apply_workspace(workspace_id: int, signals: list[RevenueSignal]) -> None:
             "rule_id", "signal_id"
         )
     )
-    default_steps = default_steps_for_signals(acting)
-    placed_on = _placed_step_uuids(acting)
+    # Steps matter to opening a task only (its conditions and text): an imported history's
+    # old signals mostly close or annotate, and need none.
+    opening = list(
+        {signal.id: signal for signal, rule in pairs if not _closes_or_notes(rule, signal)}.values()
+    )
+    default_steps = default_steps_for_signals(opening)
+    placed_on = _placed_step_uuids(opening)
     # Closing and noting act only on an open task: one query says which (rule, customer) pairs
     # may have one, instead of a query and a savepoint per pair.
     maybe_open = set(
@@ -108,7 +113,7 @@ def _apply_workspace(workspace_id: int, signals: list[RevenueSignal]) -> None:
     for signal, rule in pairs:
         if (rule.id, signal.id) in already:
             continue
-        needs_task = signal.kind in rule.resolve_kinds or signal.kind in rule.annotate_kinds
+        needs_task = _closes_or_notes(rule, signal)
         if needs_task and (rule.id, signal.customer_id) not in maybe_open:
             continue
         repeat_count = repeats.counter(signal)
@@ -188,8 +193,12 @@ class _RepeatCounts:
         return count
 
 
+def _closes_or_notes(rule: TaskRule, signal: RevenueSignal) -> bool:
+    return signal.kind in rule.resolve_kinds or signal.kind in rule.annotate_kinds
+
+
 def _acts_on(rule: TaskRule, signal: RevenueSignal, *, opens_after) -> bool:
-    if signal.kind in rule.resolve_kinds or signal.kind in rule.annotate_kinds:
+    if _closes_or_notes(rule, signal):
         return True
     return signal.kind in rule.kinds and signal.occurred_at >= opens_after
 
