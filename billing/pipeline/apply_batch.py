@@ -17,7 +17,7 @@ from billing.normalize.payments import FAILURE_KEYS
 from billing.pipeline.batch_rows import CustomerRows, SubscriptionRows
 from billing.revenue_models import MrrPoint
 from billing.signal_details import details_clean
-from custory.bulk_sql import rows_update
+from custory.bulk_sql import rows_insert, rows_update
 
 
 def payload_of(event: StripeEvent) -> dict:
@@ -273,7 +273,7 @@ class ApplyBatch:
         # The pipeline claims an event before applying it, so a conflict here means two workers
         # applied one event (or one fact) at once; the IntegrityError fails this attempt and the
         # retry finds the other's signals.
-        RevenueSignal.objects.bulk_create(self.signals)
+        rows_insert(RevenueSignal, self.signals)
         failed = [s for s in self.signals if s.kind == SignalKind.PAYMENT_FAILED]
         self.failed_saved.update((signal.pk, signal) for signal in failed)
         self.signals = []
@@ -301,7 +301,7 @@ class ApplyBatch:
             self.movements_due[customer.pk] = customer
 
     def points_save(self) -> None:
-        MrrPoint.objects.bulk_create(self.points, ignore_conflicts=True)
+        rows_insert(MrrPoint, self.points, ignore_conflicts=True)
         self.points = []
 
     def save(self) -> None:

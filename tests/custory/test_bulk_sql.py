@@ -3,10 +3,11 @@
 from datetime import date
 
 import pytest
+from django.db import DataError, connection, transaction
 
 from billing.models import Customer
 from billing.revenue_models import MovementKind, MrrDailyRollup
-from custory.bulk_sql import rows_add, rows_update
+from custory.bulk_sql import rows_add, rows_insert, rows_update
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -58,3 +59,58 @@ def test_rows_add_adds_to_stored_rows_and_inserts_the_others(workspace):
 
     rows = MrrDailyRollup.objects.order_by("day").values_list("day", "count", "amount")
     assert list(rows) == [(date(2026, 12, 1), 3, 70), (date(2026, 12, 2), 3, 900)]
+
+
+def test_rows_insert_stores_every_field_and_sets_the_ids_in_order(workspace):
+    rows = [
+        Customer(
+            workspace=workspace,
+            stripe_id=f"cus_Insert{index}",
+            email=f"c{index}@example.org",
+            metadata={"index": index, "tags": ["a", None]},
+            mrr=index * 1000,
+            deleted=index == 2,
+        )
+        for index in range(3)
+    ]
+
+    rows_insert(Customer, rows)
+
+    assert all(row.pk is not None and not row._state.adding for row in rows)
+    stored = {c.pk: c for c in Customer.objects.filter(workspace=workspace)}
+    for index, row in enumerate(rows):
+        saved = stored[row.pk]
+        assert saved.stripe_id == f"cus_Insert{index}"
+        assert (saved.email, saved.metadata, saved.mrr, saved.deleted) == (
+            f"c{index}@example.org",
+            {"index": index, "tags": ["a", None]},
+            index * 1000,
+            index == 2,
+        )
+        assert saved.uuid == row.uuid
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite keeps any length")
+def test_rows_insert_refuses_a_value_too_long_for_its_column_rather_than_cutting_it(workspace):
+    too_long = Customer(workspace=workspace, stripe_id="cus_Long", name="x" * 300)
+
+    with pytest.raises(DataError), transaction.atomic():
+        rows_insert(Customer, [too_long])
+
+    assert not Customer.objects.filter(stripe_id="cus_Long").exists()
+
+
+def test_rows_insert_ignoring_conflicts_keeps_the_stored_row(workspace):
+    CustomerFactory(workspace=workspace, stripe_id="cus_Stored", email="kept@example.org")
+
+    rows_insert(
+        Customer,
+        [
+            Customer(workspace=workspace, stripe_id="cus_Stored", email="lost@example.org"),
+            Customer(workspace=workspace, stripe_id="cus_New", email="new@example.org"),
+        ],
+        ignore_conflicts=True,
+    )
+
+    emails = dict(Customer.objects.filter(workspace=workspace).values_list("stripe_id", "email"))
+    assert emails == {"cus_Stored": "kept@example.org", "cus_New": "new@example.org"}
