@@ -77,7 +77,8 @@ def events_import_sql() -> str:
     DO NOTHING, from parallel arrays in binary: the ORM's bulk insert sends them as text
     arrays, whose quoting of every JSON payload cost more than the insert itself. Parameters:
     workspace, connection, source, status, attempts, last_error, received_at, next_attempt_at,
-    then one array per field of _IMPORT_FIELDS."""
+    then one array per field of _IMPORT_FIELDS. Returns the stripe_id and id of each row it
+    inserted."""
     meta = StripeEvent._meta
     quote = connection.ops.quote_name
     constant = tuple(name for name in _INSERT_FIELDS if name not in _IMPORT_FIELDS)
@@ -90,6 +91,7 @@ def events_import_sql() -> str:
         f" SELECT {', '.join(['%s'] * len(constant))}, {', '.join(_IMPORT_FIELDS)}"
         f" FROM unnest({casts}) AS r({', '.join(_IMPORT_FIELDS)})"
         f" ON CONFLICT ({conflict}) DO NOTHING"
+        f" RETURNING {_col(meta, 'stripe_id')}, {quote(meta.pk.column)}"
     )
 
 

@@ -135,8 +135,8 @@ def events_insert(
     *, connection: StripeConnection, payloads: list[dict], source: str
 ) -> list[StripeEvent]:
     """Insert the events not stored yet (by constraint), all `pending`, without counting them
-    or waking a drain: the history import applies them itself. Return the rows as built
-    (without ids: a conflict leaves the stored row as it was)."""
+    or waking a drain: the history import applies them itself. Return the rows as built; on
+    PostgreSQL those it inserted have their ids (a conflict leaves the stored row as it was)."""
     now = timezone.now()
     rows = [
         _row(
@@ -178,6 +178,10 @@ def _rows_insert(rows: list[StripeEvent]) -> None:
     ]
     with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(hot_sql.events_import_sql(), params, prepare=True)
+        inserted = dict(cursor.fetchall())
+    for row in rows:
+        # An id listed twice was inserted once: the first of its rows takes it.
+        row.pk = inserted.pop(row.stripe_id, None)
 
 
 def event_retry(*, event: StripeEvent, actor) -> bool:

@@ -157,16 +157,20 @@ def pages_import(run: Run, pages: list[ListedPage], *, fraction: float) -> bool:
 
 
 def _pending_in_place(connection: StripeConnection, rows: list[StripeEvent]) -> list[StripeEvent]:
-    """The rows still pending in the database (those just inserted, mostly), locked, with their
-    ids set: applied from memory, their JSON is not read back."""
-    due = StripeEvent.objects.filter(
-        workspace_id=connection.workspace_id,
-        stripe_id__in=[row.stripe_id for row in rows],
-        status=EventStatus.PENDING,
-    )
-    if db.features.has_select_for_update_skip_locked:
-        due = due.select_for_update(skip_locked=True)
-    ids = dict(due.values_list("stripe_id", "pk"))
+    """The rows still pending in the database, locked, with their ids set: applied from memory,
+    their JSON is not read back. Those just inserted are (their ids came back from the insert);
+    the others are looked up, pending ones only (a webhook stored it and no drain took it)."""
+    ids = {row.stripe_id: row.pk for row in reversed(rows) if row.pk is not None}
+    others = sorted({row.stripe_id for row in rows} - set(ids))
+    if others:
+        due = StripeEvent.objects.filter(
+            workspace_id=connection.workspace_id,
+            stripe_id__in=others,
+            status=EventStatus.PENDING,
+        )
+        if db.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        ids.update(due.values_list("stripe_id", "pk"))
     events = []
     for row in rows:
         pk = ids.pop(row.stripe_id, None)  # popped: an id listed twice is applied once
