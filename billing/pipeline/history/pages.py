@@ -30,6 +30,7 @@ from billing.pipeline.history.rebuild_subscriptions import subscription_events
 from billing.pipeline.ingest import events_insert
 from billing.pipeline.jobs import LEASE, events_process
 from custory.batching import batch_scope, deferred_writes
+from custory.bulk_sql import rows_insert
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +131,8 @@ def pages_import(run: Run, pages: list[ListedPage], *, fraction: float) -> bool:
         for page, payloads, points in built:
             source = EventSource.IMPORT if page.name == "events" else EventSource.REBUILT
             rows += events_insert(connection=connection, payloads=payloads, source=source)
-            HistoryPlanPoint.objects.bulk_create(
+            rows_insert(
+                HistoryPlanPoint,
                 [HistoryPlanPoint(history_import_id=run.import_id, **point) for point in points],
                 ignore_conflicts=True,
             )
