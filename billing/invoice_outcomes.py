@@ -4,7 +4,7 @@ from billing.models import Customer, StripeEvent, Subscription
 from billing.normalize.common import InvoiceOutcome, SubscriptionState
 from billing.revenue_models import FailedInvoice
 from billing.revenue_rollups import recovery_rollups_change, recovery_snapshot
-from custory.bulk_sql import rows_update
+from custory.bulk_sql import rows_insert, rows_update
 
 
 def _earliest(a, b):
@@ -190,7 +190,7 @@ class FailedInvoiceRows:
     def save(self) -> None:
         # A row another worker created meanwhile makes this insert fail, and the batch with it:
         # applied again one event at a time, each finds and merges into that row.
-        FailedInvoice.objects.bulk_create([self.rows[key] for key in sorted(self.new)])
+        rows_insert(FailedInvoice, [self.rows[key] for key in sorted(self.new)])
         changed = [self.rows[key] for key in sorted(self.dirty - self.new)]
         rows_update(FailedInvoice, changed, MERGED_FIELDS)
         for key in sorted(self.dirty):

@@ -13,6 +13,7 @@ from billing.models import Customer, StripeEvent
 from billing.normalize import Facts
 from billing.revenue_models import MovementKind, MrrMovement, MrrPoint, RevenueSettings
 from billing.revenue_rollups import mrr_rollups_change
+from custory.bulk_sql import rows_insert
 
 # Statuses whose MRR counts; `trialing` only when the workspace counts trials from the start.
 PAYING_STATUSES = frozenset({"active", "past_due"})
@@ -155,7 +156,7 @@ def customers_movements_rebuild(
         )
     )
     previous.delete()
-    MrrMovement.objects.bulk_create(movements)
+    rows_insert(MrrMovement, movements)
     mrr_rollups_change(removed=removed, added=movements)
 
 

@@ -12,7 +12,7 @@ from django.db.models import F
 
 from billing.models import RevenueSignal
 from custory.batching import batch_defer, batch_memo
-from custory.bulk_sql import rows_add
+from custory.bulk_sql import rows_add, rows_insert
 from journeys.conditions import signal_matches
 from journeys.models import Journey, MappingRule, SignalPlacement, StepDailyRollup
 
@@ -154,7 +154,7 @@ def place_signals(*, signals: list[RevenueSignal]) -> list[SignalPlacement]:
     try:
         # New signals have no placements yet: one insert for all of them.
         with transaction.atomic():
-            SignalPlacement.objects.bulk_create(placements)
+            rows_insert(SignalPlacement, placements)
     except IntegrityError:
         # Some were placed before (a signal placed again): place one at a time.
         placements = [placement for placement in placements if _placement_save(placement)]

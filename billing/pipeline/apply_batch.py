@@ -217,7 +217,7 @@ class ApplyBatch:
         batch, with every failure known, as merging them one by one would end."""
         if not self.failures_new:
             return
-        PaymentFailure.objects.bulk_create(self.failures_new, ignore_conflicts=True)
+        rows_insert(PaymentFailure, self.failures_new, ignore_conflicts=True)
         self.failures_new = []
         changed: list[RevenueSignal] = []
         for workspace_id, payments in sorted(self.failure_payments.items()):

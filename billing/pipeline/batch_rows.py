@@ -16,7 +16,7 @@ from django.db.models import Model
 from billing.models import Customer, StripeEvent, Subscription
 from billing.normalize import CustomerState, Facts, SubscriptionState
 from billing.normalize.subscriptions import COUNTED_STATUSES
-from custory.bulk_sql import rows_update
+from custory.bulk_sql import rows_insert, rows_update
 
 # Which subscription status a customer shows when it has several.
 STATUS_RANK = ["active", "past_due", "trialing", "unpaid", "paused", "incomplete", "canceled"]
@@ -111,7 +111,7 @@ def _locked_or_added(model, keys: Iterable[Key], new: Callable[[Key], Model]) ->
     rows = _locked(model, keys)
     missing = sorted(set(keys) - set(rows))
     if missing:
-        model.objects.bulk_create([new(key) for key in missing], ignore_conflicts=True)
+        rows_insert(model, [new(key) for key in missing], ignore_conflicts=True)
         rows.update(_locked(model, missing))
     return rows
 
