@@ -1,6 +1,8 @@
 """A processing batch's memo, so rows every event of a batch would load again (a workspace's
 journeys, mapping rules and task rules) are loaded once per batch rather than once per event."""
 
+import gc
+import threading
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -58,3 +60,34 @@ def batch_defer(kind: str, flush: Callable[[dict], None]) -> dict | None:
     if kind not in deferred:
         deferred[kind] = (flush, {})
     return deferred[kind][1]
+
+
+# Python's cyclic collector runs a young-generation pass every 700 net allocations, and a full
+# pass as the heap grows: a batch builds thousands of short-lived rows, dicts and model
+# instances, none of them in cycles, and the passes re-walked them for 14 % of the history
+# import's CPU (20,000 objects: 14.1 s -> 12.1 s of CPU with these thresholds).
+BULK_GC_THRESHOLDS = (50_000, 20, 100)
+_bulk_gc_depth = 0
+_bulk_gc_saved: tuple[int, ...] = ()
+_bulk_gc_lock = threading.Lock()
+
+
+@contextmanager
+def bulk_gc() -> Iterator[None]:
+    """Within the block (the outermost one, in any thread), the collector runs rarely and skips
+    the objects alive when it began (gc.freeze); the thresholds are restored after it."""
+    global _bulk_gc_depth, _bulk_gc_saved
+    with _bulk_gc_lock:
+        _bulk_gc_depth += 1
+        if _bulk_gc_depth == 1:
+            _bulk_gc_saved = gc.get_threshold()
+            gc.freeze()
+            gc.set_threshold(*BULK_GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        with _bulk_gc_lock:
+            _bulk_gc_depth -= 1
+            if _bulk_gc_depth == 0:
+                gc.set_threshold(*_bulk_gc_saved)
+                gc.unfreeze()

@@ -21,7 +21,7 @@ from django.utils import timezone
 from billing.models import EventDrainState, EventStatus, StripeEvent
 from billing.pipeline import hot_sql
 from billing.pipeline.apply import event_apply, events_batch
-from custory.batching import batch_scope, deferred_writes
+from custory.batching import batch_scope, bulk_gc, deferred_writes
 from tasks.outbound_events import sync_problem_announce
 
 logger = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ def events_process(*, ids: list[int]) -> tuple[int, int]:
         .values_list("pk", flat=True)
     )
     # One batch loads each workspace's journeys and rules once, not once per event.
-    with batch_scope():
+    with batch_scope(), bulk_gc():
         for start in range(0, len(ids), GROUP_SIZE):
             group = ids[start : start + GROUP_SIZE]
             if len(group) > 1 and _group_apply(group):

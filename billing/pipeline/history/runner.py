@@ -34,6 +34,7 @@ from billing.pipeline.history.pages import ListedPage, Run, leftovers_apply, pag
 from billing.pipeline.jobs import drain_request
 from billing.pipeline.stripe_api import StripeAPIError
 from custory import crypto
+from custory.batching import bulk_gc
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +42,11 @@ HANDOVER = "handover"
 STOPPED = "stopped"
 # Listed pages the queue holds per listing thread, ahead of the stored ones (read again after
 # a kill).
-PAGES_AHEAD = 4
+PAGES_AHEAD = 6
 # Objects stored and applied per transaction: fewer commits and statements per object, while
-# a transaction stays short enough not to hold row locks for long.
-GROUP_OBJECTS = 1000
+# a transaction stays short enough not to hold row locks for long (about 2 s here; 1,000 gave
+# 990 objects/s on the 100,930-object benchmark, 2,000 gives 1,028).
+GROUP_OBJECTS = 2000
 
 
 def new_owner() -> str:
@@ -155,6 +157,11 @@ def import_run(
 ) -> str:
     """Run a claimed import until it is done, stopped, failed, or `seconds` ran out (then
     HANDOVER: it is queued again). Return the outcome (an ImportStatus, STOPPED or HANDOVER)."""
+    with bulk_gc():
+        return _import_run(import_id, owner, seconds, progress)
+
+
+def _import_run(import_id: int, owner: str, seconds: float | None, progress) -> str:
     history_import = HistoryImport.objects.select_related("connection").get(pk=import_id)
     run = _start(history_import, owner)
     if run is None:
