@@ -77,11 +77,11 @@ def events_import_sql() -> str:
     DO NOTHING, from parallel arrays in binary: the ORM's bulk insert sends them as text
     arrays, whose quoting of every JSON payload cost more than the insert itself. Parameters:
     workspace, connection, source, status, attempts, last_error, received_at, next_attempt_at,
-    then one array per field of _IMPORT_FIELDS. Returns the stripe_id and id of each row it
-    inserted."""
+    processed_at, then one array per field of _IMPORT_FIELDS. Returns the stripe_id and id of
+    each row it inserted."""
     meta = StripeEvent._meta
     quote = connection.ops.quote_name
-    constant = tuple(name for name in _INSERT_FIELDS if name not in _IMPORT_FIELDS)
+    constant = (*(name for name in _INSERT_FIELDS if name not in _IMPORT_FIELDS), "processed_at")
     columns = ", ".join(_col(meta, name) for name in (*constant, *_IMPORT_FIELDS))
     casts = ", ".join(f"%b::{_cast(meta.get_field(name))}[]" for name in _IMPORT_FIELDS)
     unique = next(c for c in meta.constraints if c.name == "billing_event_unique_per_workspace")

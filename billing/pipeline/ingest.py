@@ -134,9 +134,12 @@ def events_store(
 def events_insert(
     *, connection: StripeConnection, payloads: list[dict], source: str
 ) -> list[StripeEvent]:
-    """Insert the events not stored yet (by constraint), all `pending`, without counting them
-    or waking a drain: the history import applies them itself. Return the rows as built; on
-    PostgreSQL those it inserted have their ids (a conflict leaves the stored row as it was)."""
+    """Insert the events not stored yet (by constraint), without counting them or waking a
+    drain: the history import applies them itself, in the caller's transaction. Return the rows
+    as built. On PostgreSQL those it inserted have their ids and are stored `processed` already
+    (one write, not an insert and then an update; events_unapplied puts them back if applying
+    fails); elsewhere all are `pending` and have no ids. A conflict leaves the stored row as it
+    was."""
     now = timezone.now()
     rows = [
         _row(
@@ -149,14 +152,30 @@ def events_insert(
         )
         for payload in payloads
     ]
+    if _insert_returns_ids():
+        for row in rows:
+            row.status, row.attempts, row.processed_at = EventStatus.PROCESSED, 1, now
+            row.next_attempt_at = None
     _rows_insert(rows)
     return rows
+
+
+def _insert_returns_ids() -> bool:
+    """Whether _rows_insert gives the rows it inserted their ids (PostgreSQL's statement)."""
+    return connection.vendor == "postgresql"
+
+
+def events_unapplied(*, ids: list[int]) -> None:
+    """Put events events_insert stored `processed` back to `pending`: applying them failed."""
+    StripeEvent.objects.filter(pk__in=ids).update(
+        status=EventStatus.PENDING, attempts=0, processed_at=None, next_attempt_at=timezone.now()
+    )
 
 
 def _rows_insert(rows: list[StripeEvent]) -> None:
     """Insert new rows of one connection, source and time; on PostgreSQL by a hand-built
     statement (hot_sql.events_import_sql)."""
-    if connection.vendor != "postgresql" or not rows:
+    if not _insert_returns_ids() or not rows:
         StripeEvent.objects.bulk_create(rows, ignore_conflicts=True)
         return
     first = rows[0]
@@ -169,6 +188,7 @@ def _rows_insert(rows: list[StripeEvent]) -> None:
         first.last_error,
         first.received_at,
         first.next_attempt_at,
+        first.processed_at,
         [row.stripe_id for row in rows],
         [row.type for row in rows],
         [row.api_version for row in rows],

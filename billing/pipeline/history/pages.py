@@ -27,7 +27,7 @@ from billing.pipeline.apply import events_apply_batch
 from billing.pipeline.history import rebuild
 from billing.pipeline.history.client import RateBudget
 from billing.pipeline.history.rebuild_subscriptions import subscription_events
-from billing.pipeline.ingest import events_insert
+from billing.pipeline.ingest import events_insert, events_unapplied
 from billing.pipeline.jobs import LEASE, events_process
 from custory.batching import batch_scope, deferred_writes
 from custory.bulk_sql import rows_insert
@@ -138,6 +138,10 @@ def pages_import(run: Run, pages: list[ListedPage], *, fraction: float) -> bool:
             )
         events = _pending_in_place(connection, rows)
         signals = _apply_together(events, status=EventStatus.PENDING)
+        if signals is None:
+            events_unapplied(
+                ids=[event.pk for event in events if event.status == EventStatus.PROCESSED]
+            )
         counts, cursors = dict(history_import.counts), dict(history_import.cursors)
         for page in pages:
             counts[page.name] = counts.get(page.name, 0) + len(page.objects)
@@ -159,11 +163,14 @@ def pages_import(run: Run, pages: list[ListedPage], *, fraction: float) -> bool:
 
 
 def _pending_in_place(connection: StripeConnection, rows: list[StripeEvent]) -> list[StripeEvent]:
-    """The rows still pending in the database, locked, with their ids set: applied from memory,
-    their JSON is not read back. Those just inserted are (their ids came back from the insert);
-    the others are looked up, pending ones only (a webhook stored it and no drain took it)."""
+    """The rows to apply, locked, with their ids set: applied from memory, their JSON is not
+    read back. Those just inserted (their ids came back from the insert), and of the others
+    those still pending (a webhook stored it and no drain took it), looked up."""
     ids = {row.stripe_id: row.pk for row in reversed(rows) if row.pk is not None}
     others = sorted({row.stripe_id for row in rows} - set(ids))
+    for row in rows:
+        if row.pk is None:
+            row.status = EventStatus.PENDING  # as those looked up are stored
     if others:
         due = StripeEvent.objects.filter(
             workspace_id=connection.workspace_id,
@@ -209,9 +216,13 @@ def _apply_together(events: list[StripeEvent], *, status: str) -> list[RevenueSi
 
 
 def _processed_mark(events: list[StripeEvent], *, status: str) -> None:
-    # Events applied straight from `pending` were never claimed: this was their attempt.
+    # Events applied straight from `pending` were never claimed: this was their attempt. Those
+    # events_insert stored just now are `processed` already.
+    ids = [event.pk for event in events if event.status != EventStatus.PROCESSED]
+    if not ids:
+        return
     attempt = {"attempts": F("attempts") + 1} if status == EventStatus.PENDING else {}
-    StripeEvent.objects.filter(pk__in=[event.pk for event in events], status=status).update(
+    StripeEvent.objects.filter(pk__in=ids, status=status).update(
         status=EventStatus.PROCESSED,
         processed_at=timezone.now(),
         last_error="",
