@@ -74,17 +74,31 @@ def _enabled_rules(workspace_id: int) -> list[TaskRule]:
     )
 
 
-def _apply_workspace(workspace_id: int, signals: list[RevenueSignal]) -> None:
-    rules = _enabled_rules(workspace_id)
+def _acting_pairs(
+    rules: list[TaskRule], signals: list[RevenueSignal]
+) -> list[tuple[RevenueSignal, TaskRule]]:
+    """The (signal, rule) pairs that can do something, in (occurred_at, id) order: only they
+    cost queries and a savepoint."""
     opens_after = timezone.now() - OPENS_WITHIN
-    signals = sorted(signals, key=lambda signal: (signal.occurred_at, signal.id))
-    # Only (signal, rule) pairs that can do something cost queries and a savepoint.
-    pairs = [
+    return [
         (signal, rule)
-        for signal in signals
+        for signal in sorted(signals, key=lambda signal: (signal.occurred_at, signal.id))
         for rule in rules
         if _acts_on(rule, signal, opens_after=opens_after)
     ]
+
+
+def _opening_signals(pairs: list[tuple[RevenueSignal, TaskRule]]) -> list[RevenueSignal]:
+    """The signals a rule may open a task for. Steps matter to those only (the conditions and
+    the task's text): an imported history's old signals mostly close or annotate."""
+    return list(
+        {signal.id: signal for signal, rule in pairs if not _closes_or_notes(rule, signal)}.values()
+    )
+
+
+def _apply_workspace(workspace_id: int, signals: list[RevenueSignal]) -> None:
+    rules = _enabled_rules(workspace_id)
+    pairs = _acting_pairs(rules, signals)
     if not pairs:
         return
     acting = list({signal.id: signal for signal, _ in pairs}.values())
@@ -93,11 +107,7 @@ def _apply_workspace(workspace_id: int, signals: list[RevenueSignal]) -> None:
             "rule_id", "signal_id"
         )
     )
-    # Steps matter to opening a task only (its conditions and text): an imported history's
-    # old signals mostly close or annotate, and need none.
-    opening = list(
-        {signal.id: signal for signal, rule in pairs if not _closes_or_notes(rule, signal)}.values()
-    )
+    opening = _opening_signals(pairs)
     default_steps = default_steps_for_signals(opening)
     placed_on = _placed_step_uuids(opening)
     # Closing and noting act only on an open task: one query says which (rule, customer) pairs
