@@ -99,21 +99,33 @@ def _subscriptions_payloads(run: Run, subs: list[dict]) -> list[dict]:
     return payloads
 
 
+def prebuilt(run: Run, name: str, objects: list[dict]) -> tuple[list[dict], list] | None:
+    """rebuilt_payloads of a page that needs nothing stored (not subscriptions, which read the
+    plan points), for a listing thread to make ahead; None for the main thread to make."""
+    if name == "subscriptions":
+        return None
+    return rebuilt_payloads(run, name, objects)
+
+
 @dataclass(frozen=True)
 class ListedPage:
-    """A page one listing read, and its unit's cursor once the page is stored."""
+    """A page one listing read, its unit's cursor once the page is stored, and its events and
+    plan points if they were rebuilt ahead (prebuilt)."""
 
     name: str
     unit_key: str
     objects: list[dict]
     cursor: dict
+    built: tuple[list[dict], list] | None = None
 
 
 def pages_import(run: Run, pages: list[ListedPage], *, fraction: float) -> bool:
     """Store a group of pages' events, apply them and move the pages' cursors and counts, in
     one transaction; False when the import is no longer this run's (canceled, revoked, taken
     over). If applying fails, the events are kept pending and applied one at a time after."""
-    built = [(page, *rebuilt_payloads(run, page.name, page.objects)) for page in pages]
+    built = [
+        (page, *(page.built or rebuilt_payloads(run, page.name, page.objects))) for page in pages
+    ]
     beat = time.monotonic()
     with transaction.atomic():
         _relaxed_commit()

@@ -30,7 +30,13 @@ from billing.models import (
 from billing.pipeline.connections import api_key_for
 from billing.pipeline.history import client
 from billing.pipeline.history.listings import PRICES, WAVES, Unit, units_for
-from billing.pipeline.history.pages import ListedPage, Run, leftovers_apply, pages_import
+from billing.pipeline.history.pages import (
+    ListedPage,
+    Run,
+    leftovers_apply,
+    pages_import,
+    prebuilt,
+)
 from billing.pipeline.jobs import drain_request
 from billing.pipeline.stripe_api import StripeAPIError
 from custory import crypto
@@ -242,10 +248,12 @@ def _wave(run: Run, wave: list[Unit], units: list[Unit], deadline, progress):
                 # A revoke or cancel meanwhile explains the error (a key Stripe now refuses).
                 return error if _still_ours(run) else STOPPED
             listed = []
-            for unit, (objects, after, done) in group:
+            for unit, (objects, after, done, built) in group:
                 oldest = _oldest(objects, cursors.get(unit.key))
                 cursors[unit.key] = {"after": after, "done": done, "oldest": oldest}
-                listed.append(ListedPage(unit.listing.name, unit.key, objects, cursors[unit.key]))
+                listed.append(
+                    ListedPage(unit.listing.name, unit.key, objects, cursors[unit.key], built)
+                )
             if not pages_import(run, listed, fraction=_fraction(cursors, units)):
                 return STOPPED
             if progress:
@@ -315,7 +323,10 @@ def _fetch(run: Run, unit: Unit, after: str | None, pages: queue.Queue, stop: th
             )
             after = page.data[-1]["id"] if page.data else after
             done = not page.has_more or not page.data
-            if not _put(pages, (unit, (page.data, after, done)), stop) or done:
+            # Rebuilt here, while the main thread waits on the database: a page's events are
+            # made from its objects alone (a subscription's also from stored plan points).
+            built = prebuilt(run, unit.listing.name, page.data)
+            if not _put(pages, (unit, (page.data, after, done, built)), stop) or done:
                 return
     except Exception as error:  # handed to the main thread, which stops the import
         _put(pages, (unit, error), stop)
