@@ -50,11 +50,13 @@ def rows_insert(
     per-value compiling and its text arrays cost more Python than the write itself."""
     if not rows:
         return
-    if connection.vendor != "postgresql":
-        model.objects.bulk_create(rows, ignore_conflicts=ignore_conflicts)
-        return
     meta = model._meta
     fields = [field for field in meta.concrete_fields if not field.primary_key]
+    # Columns the database fills (db_default, generated) need the ORM's handling.
+    database_filled = any(field.has_db_default() or field.generated for field in fields)
+    if connection.vendor != "postgresql" or database_filled:
+        model.objects.bulk_create(rows, ignore_conflicts=ignore_conflicts)
+        return
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
     arrays = ", ".join(f"%b::{_array_type(field)}[]" for field in fields)
