@@ -1,5 +1,6 @@
 """A processing batch's memo, so rows every event of a batch would load again (a workspace's
-journeys, mapping rules and task rules) are loaded once per batch rather than once per event."""
+journeys, mapping rules and task rules) are loaded once per batch rather than once per event;
+its deferred writes; and the garbage collector's settings for bulk work (bulk_gc)."""
 
 import gc
 import threading

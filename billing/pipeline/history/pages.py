@@ -104,7 +104,10 @@ def prebuilt(run: Run, name: str, objects: list[dict]) -> tuple[list[dict], list
     plan points), for a listing thread to make ahead; None for the main thread to make."""
     if name == "subscriptions":
         return None
-    return rebuilt_payloads(run, name, objects)
+    try:
+        return rebuilt_payloads(run, name, objects)
+    except Exception:  # an object it cannot read fails the import where it always did
+        return None
 
 
 @dataclass(frozen=True)
