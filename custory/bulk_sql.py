@@ -27,7 +27,7 @@ def rows_update(model: type[Model], rows: Sequence[Model], fields: Sequence[str]
     quote = connection.ops.quote_name
     changed = [meta.get_field(name) for name in fields]
     columns = [meta.pk, *changed]
-    arrays = ", ".join(f"%b::{_array_type(field)}[]" for field in columns)
+    arrays = ", ".join(f"%b::{array_type(field)}[]" for field in columns)
     names = ", ".join(quote(field.column) for field in columns)
     table, pk = quote(meta.db_table), quote(meta.pk.column)
     sets = ", ".join(f"{quote(field.column)} = v.{quote(field.column)}" for field in changed)
@@ -59,7 +59,7 @@ def rows_insert(
         return
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
-    arrays = ", ".join(f"%b::{_array_type(field)}[]" for field in fields)
+    arrays = ", ".join(f"%b::{array_type(field)}[]" for field in fields)
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({columns}) SELECT * FROM unnest({arrays})"  # noqa: S608
         + (" ON CONFLICT DO NOTHING" if ignore_conflicts else f" RETURNING {quote(meta.pk.column)}")
@@ -101,7 +101,7 @@ def _column(field, rows: Sequence[Model], *, adding: bool) -> list:
     return [field.get_db_prep_save(getattr(row, field.attname), connection) for row in rows]
 
 
-def _array_type(field) -> str:
+def array_type(field) -> str:
     """The column's type for an array parameter: text, not varchar(n), which would cut a long
     value silently instead of refusing it."""
     if field.get_internal_type() in ("CharField", "TextField", "SlugField", "EmailField"):

@@ -19,6 +19,7 @@ from billing.models import (
     StripeEvent,
     WebhookSecret,
 )
+from custory.bulk_sql import array_type
 
 
 @cache
@@ -83,7 +84,7 @@ def events_import_sql() -> str:
     quote = connection.ops.quote_name
     constant = (*(name for name in _INSERT_FIELDS if name not in _IMPORT_FIELDS), "processed_at")
     columns = ", ".join(_col(meta, name) for name in (*constant, *_IMPORT_FIELDS))
-    casts = ", ".join(f"%b::{_cast(meta.get_field(name))}[]" for name in _IMPORT_FIELDS)
+    casts = ", ".join(f"%b::{array_type(meta.get_field(name))}[]" for name in _IMPORT_FIELDS)
     unique = next(c for c in meta.constraints if c.name == "billing_event_unique_per_workspace")
     conflict = ", ".join(_col(meta, name) for name in unique.fields)
     return (
@@ -151,8 +152,8 @@ def _batch_endpoints_sql() -> str:
     conn, secret = quote(c_meta.db_table), quote(s_meta.db_table)
     c_pk, s_pk = quote(c_meta.pk.column), quote(s_meta.pk.column)
     arrays = ", ".join(
-        [f"%b::{_cast(c_meta.get_field('uuid'))}[]", f"%b::{_cast(s_meta.pk)}[]"]
-        + [f"%b::{_cast(e_meta.get_field(name))}[]" for name in _BATCH_FIELDS]
+        [f"%b::{array_type(c_meta.get_field('uuid'))}[]", f"%b::{array_type(s_meta.pk)}[]"]
+        + [f"%b::{array_type(e_meta.get_field(name))}[]" for name in _BATCH_FIELDS]
         + ["%b::boolean[]"]
     )
     inputs = ", ".join(["endpoint", "secret_id", *_BATCH_FIELDS, "due"])
@@ -203,9 +204,3 @@ _ENDPOINT = ("workspace", "connection")
 _CONSTANT = ("source", "status", "attempts", "last_error", "next_attempt_at")
 # The event's columns the fast path sends per row (payload as JSON text, cast to jsonb).
 _BATCH_FIELDS = tuple(name for name in _INSERT_FIELDS if name not in (*_ENDPOINT, *_CONSTANT))
-
-
-def _cast(field) -> str:
-    if field.get_internal_type() in ("CharField", "TextField"):
-        return "text"  # not varchar(n): an explicit cast would cut a long value silently
-    return field.db_type(connection)
