@@ -6,7 +6,8 @@ rows as parameters of one plain statement instead. Only identifiers taken from t
 metadata (and a conflict target written by the caller) are formatted in; values are parameters.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from django.db import connection
 from django.db.models import Model
@@ -35,7 +36,7 @@ def rows_update(model: type[Model], rows: Sequence[Model], fields: Sequence[str]
         f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v({names})"  # noqa: S608
         f" WHERE {table}.{pk} = v.{pk}"
     )
-    with connection.cursor() as cursor:
+    with _binding_cursor() as cursor:
         for start in range(0, len(rows), ROWS_PER_STATEMENT):
             chunk = rows[start : start + ROWS_PER_STATEMENT]
             cursor.execute(sql, [_column(field, chunk, adding=False) for field in columns])
@@ -64,7 +65,7 @@ def rows_insert(
         f"INSERT INTO {quote(meta.db_table)} ({columns}) SELECT * FROM unnest({arrays})"  # noqa: S608
         + (" ON CONFLICT DO NOTHING" if ignore_conflicts else f" RETURNING {quote(meta.pk.column)}")
     )
-    with connection.cursor() as cursor:
+    with _binding_cursor() as cursor:
         for start in range(0, len(rows), ROWS_PER_STATEMENT):
             chunk = rows[start : start + ROWS_PER_STATEMENT]
             cursor.execute(sql, [_column(field, chunk, adding=True) for field in fields])
@@ -73,6 +74,22 @@ def rows_insert(
             for row, (pk,) in zip(chunk, cursor.fetchall(), strict=True):
                 row.pk = pk
                 row._state.adding, row._state.db = False, connection.alias
+
+
+@contextmanager
+def _binding_cursor() -> Iterator:
+    """A cursor of this connection that sends parameters apart from the statement, in binary
+    where the placeholder says %b (PostgreSQL only). Django's cursors bind on the client: they
+    write every array out as a text literal, escaping each value with a regular expression,
+    and parse each new statement again. Wrapped as Django wraps its own, so query logging and
+    execute_wrapper() still see these statements."""
+    import psycopg
+
+    connection.ensure_connection()
+    raw = psycopg.Cursor(connection.connection)
+    wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
+    with wrap(raw) as cursor:
+        yield cursor
 
 
 # Fields whose Python values psycopg sends as they are: the ORM's preparing them (a call chain
