@@ -120,11 +120,15 @@ def _apply_workspace(workspace_id: int, signals: list[RevenueSignal]) -> None:
         .values_list("rule_id", "customer_id")
     )
     repeats = _RepeatCounts.of_pairs(pairs)
+    for signal in acting:
+        # Every rule here is this workspace's: its link reads the slug without a query.
+        signal.workspace = rules[0].workspace
     for signal, rule in pairs:
         if (rule.id, signal.id) in already:
             continue
         needs_task = _closes_or_notes(rule, signal)
-        if needs_task and (rule.id, signal.customer_id) not in maybe_open:
+        task_may_exist = (rule.id, signal.customer_id) in maybe_open
+        if needs_task and not task_may_exist:
             continue
         repeat_count = repeats.counter(signal)
         if not needs_task:
@@ -141,7 +145,11 @@ def _apply_workspace(workspace_id: int, signals: list[RevenueSignal]) -> None:
         try:
             with transaction.atomic():
                 _apply_rule(
-                    rule, signal, step=default_steps.get(signal.id), repeat_count=repeat_count
+                    rule,
+                    signal,
+                    step=default_steps.get(signal.id),
+                    repeat_count=repeat_count,
+                    task_may_exist=task_may_exist,
                 )
         except IntegrityError:
             # Another worker acted on this (rule, signal) first; its result stands.
@@ -214,14 +222,21 @@ def _acts_on(rule: TaskRule, signal: RevenueSignal, *, opens_after) -> bool:
 
 
 def _apply_rule(
-    rule: TaskRule, signal: RevenueSignal, *, step: Step | None, repeat_count: Callable[[int], int]
+    rule: TaskRule,
+    signal: RevenueSignal,
+    *,
+    step: Step | None,
+    repeat_count: Callable[[int], int],
+    task_may_exist: bool = True,
 ) -> None:
     if signal.kind in rule.resolve_kinds:
         _resolve(rule, signal)
     elif signal.kind in rule.annotate_kinds:
         _annotate(rule, signal)
     elif signal.kind in rule.kinds and signal.occurred_at >= timezone.now() - OPENS_WITHIN:
-        _open_or_attach(rule, signal, step=step, repeat_count=repeat_count)
+        _open_or_attach(
+            rule, signal, step=step, repeat_count=repeat_count, task_may_exist=task_may_exist
+        )
 
 
 def _open_task(rule: TaskRule, signal: RevenueSignal) -> FollowUpTask | None:
@@ -263,20 +278,27 @@ def _repeat_counter(signal: RevenueSignal):
     return count
 
 
+def _members(workspace_id: int, **match) -> list[Membership]:
+    """The workspace's memberships matching `match` (a role or a user), by when they joined:
+    read once per processing batch, not once per task."""
+    return batch_memo(
+        ("tasks.members", workspace_id, *sorted(match.items())),
+        lambda: list(
+            Membership.objects.filter(workspace_id=workspace_id, **match)
+            .select_related("user")
+            .order_by("created_at", "id")
+        ),
+    )
+
+
 def _next_assignee(rule: TaskRule) -> User | None:
     """The rule's member, or the next member of its role in turn (by when they joined)."""
     if rule.assignment == TaskRule.Assignment.MEMBER and rule.assignee_id:
-        membership = Membership.objects.filter(
-            workspace_id=rule.workspace_id, user_id=rule.assignee_id
-        ).select_related("user")
-        return membership[0].user if membership else None
+        members = _members(rule.workspace_id, user_id=rule.assignee_id)
+        return members[0].user if members else None
     if rule.assignment != TaskRule.Assignment.ROUND_ROBIN or not rule.assign_role:
         return None
-    members = list(
-        Membership.objects.filter(workspace_id=rule.workspace_id, role=rule.assign_role)
-        .select_related("user")
-        .order_by("created_at", "id")
-    )
+    members = _members(rule.workspace_id, role=rule.assign_role)
     if not members:
         return None
     # The update takes the rule's row lock, so concurrent workers take distinct turns.
@@ -286,11 +308,17 @@ def _next_assignee(rule: TaskRule) -> User | None:
 
 
 def _open_or_attach(
-    rule: TaskRule, signal: RevenueSignal, *, step: Step | None, repeat_count: Callable[[int], int]
+    rule: TaskRule,
+    signal: RevenueSignal,
+    *,
+    step: Step | None,
+    repeat_count: Callable[[int], int],
+    task_may_exist: bool = True,
 ):
     """Attach the signal to the rule's open task for its customer, or open one (the caller
-    checked the rule's conditions)."""
-    task = _open_task(rule, signal)
+    checked the rule's conditions). `task_may_exist` False: the caller knows of no open task,
+    so none is looked up; one another worker opened meanwhile is joined on the conflict."""
+    task = _open_task(rule, signal) if task_may_exist else None
     if task is not None:
         _link(task, rule, signal, TaskSignalReason.ATTACHED)
         _comment(task, f"Another signal attached: {_signal_sentence(signal)}.")
