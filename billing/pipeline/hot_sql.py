@@ -15,10 +15,12 @@ from django.db import connection
 from billing.models import (
     ConnectionStatus,
     EventDrainState,
+    EventStatus,
     StripeConnection,
     StripeEvent,
     WebhookSecret,
 )
+from billing.pipeline import shards
 from custory.bulk_sql import array_type
 
 
@@ -204,3 +206,44 @@ _ENDPOINT = ("workspace", "connection")
 _CONSTANT = ("source", "status", "attempts", "last_error", "next_attempt_at")
 # The event's columns the fast path sends per row (payload as JSON text, cast to jsonb).
 _BATCH_FIELDS = tuple(name for name in _INSERT_FIELDS if name not in (*_ENDPOINT, *_CONSTANT))
+
+
+def _due_sql(meta) -> str:
+    status = _col(meta, "status")
+    due = ", ".join(f"'{status.value}'" for status in (EventStatus.PENDING, EventStatus.FAILED))
+    return f"{status} IN ({due}) AND {_col(meta, 'next_attempt_at')} <= %s"
+
+
+@cache
+def shards_take_sql() -> str:
+    """PostgreSQL, in one round trip: lock (session advisory locks) up to N shards that are free
+    and have due events, trying them in the given order. Parameters: shards in order, now, N.
+    Returns the shards locked. An empty queue costs one index probe per shard, no lock."""
+    meta = StripeEvent._meta
+    table = connection.ops.quote_name(meta.db_table)
+    shard = shards.SHARD_SQL
+    return (
+        "SELECT s FROM unnest(%s::integer[]) WITH ORDINALITY AS t(s, n)"  # noqa: S608
+        f" WHERE CASE WHEN EXISTS (SELECT 1 FROM {table} WHERE {_due_sql(meta)} AND {shard} = s)"
+        f" THEN pg_try_advisory_lock({shards.LOCK_NAMESPACE}, s) ELSE false END"
+        " ORDER BY n LIMIT %s"
+    )
+
+
+@cache
+def event_claim_shard_sql() -> str:
+    """PostgreSQL, the claim of up to N due events of one customer shard, in claim order, marked
+    `processing` in the same statement. It repeats the expression of the index
+    billing_event_due_shard, so it reads that index in order. Parameters: shard, now, limit,
+    lease end. Returns the ids claimed."""
+    meta = StripeEvent._meta
+    table, pk = connection.ops.quote_name(meta.db_table), connection.ops.quote_name(meta.pk.column)
+    status, due_at = _col(meta, "status"), _col(meta, "next_attempt_at")
+    attempts = _col(meta, "attempts")
+    return (
+        f"WITH due AS (SELECT {pk} FROM {table} WHERE {shards.SHARD_SQL} = %s"  # noqa: S608
+        f" AND {_due_sql(meta)} ORDER BY {due_at}, {pk} LIMIT %s FOR UPDATE SKIP LOCKED)"
+        f" UPDATE {table} SET {status} = '{EventStatus.PROCESSING.value}',"
+        f" {attempts} = {table}.{attempts} + 1, {due_at} = %s"
+        f" FROM due WHERE {table}.{pk} = due.{pk} RETURNING {table}.{pk}"
+    )

@@ -19,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from billing.models import EventDrainState, EventStatus, StripeEvent
-from billing.pipeline import hot_sql
+from billing.pipeline import hot_sql, shards
 from billing.pipeline.apply import event_apply, events_batch
 from custory.batching import batch_scope, bulk_gc, deferred_writes
 from tasks.outbound_events import sync_problem_announce
@@ -30,8 +30,8 @@ DRAIN_JOB = "billing.pipeline.jobs.events_drain"
 SWEEP_JOB = "billing.pipeline.jobs.events_sweep"
 
 # Events claimed per batch, and applied per transaction (a group; see events_process).
-BATCH_SIZE = getattr(settings, "CUSTORY_EVENT_BATCH_SIZE", 100)
-GROUP_SIZE = max(getattr(settings, "CUSTORY_EVENT_GROUP_SIZE", 50), 1)
+BATCH_SIZE = getattr(settings, "CUSTORY_EVENT_BATCH_SIZE", 400)
+GROUP_SIZE = max(getattr(settings, "CUSTORY_EVENT_GROUP_SIZE", 200), 1)
 # A claimed event not finished by then belongs to a dead worker; the sweep puts it back.
 LEASE = timedelta(seconds=getattr(settings, "CUSTORY_EVENT_LEASE_SECONDS", 300))
 # Tries before an event is left `failed` for good (retry it from the event log).
@@ -267,12 +267,38 @@ def _failure_record(event: StripeEvent, error: Exception) -> None:
         )
 
 
-def events_process_batch(*, limit: int = BATCH_SIZE) -> int:
-    """Claim and apply one batch; return how many events were claimed."""
-    ids = events_claim(limit=limit)
-    if ids:
-        events_process(ids=ids)
+def events_process_batch(*, limit: int = BATCH_SIZE, share: int = shards.SHARDS) -> int:
+    """Claim and apply one batch; return how many events were claimed. On PostgreSQL the batch
+    comes from at most `share` customer shards, held until it is applied (billing.pipeline.
+    shards): workers sharing the queue take different shards instead of waiting on each other's
+    customers."""
+    if not shards.sharded():
+        ids = events_claim(limit=limit)
+        if ids:
+            events_process(ids=ids)
+        return len(ids)
+    with shards.shards_taken() as held:
+        ids = _shards_claim(limit=limit, share=share, held=held)
+        if ids:
+            events_process(ids=ids)
     return len(ids)
+
+
+def _shards_claim(*, limit: int, share: int, held: list[int]) -> list[int]:
+    """Take up to `share` free shards that have due events and claim up to `limit` events from
+    them, shard by shard; the shards taken are added to `held` (let go by the caller)."""
+    now = timezone.now()
+    ids: list[int] = []
+    with connection.cursor() as cursor:
+        cursor.execute(hot_sql.shards_take_sql(), [shards.shard_order(), now, share])
+        held += [shard for (shard,) in cursor.fetchall()]
+        for shard in held:
+            if len(ids) < limit:
+                cursor.execute(
+                    hot_sql.event_claim_shard_sql(), [shard, now, limit - len(ids), now + LEASE]
+                )
+                ids += [pk for (pk,) in cursor.fetchall()]
+    return ids
 
 
 def events_drain(helper: bool = False) -> int:
@@ -286,11 +312,15 @@ def events_drain(helper: bool = False) -> int:
     # Hand over well before Django-Q's timeout kills this worker mid-batch.
     budget = min(DRAIN_SECONDS, (Conf.TIMEOUT or DRAIN_SECONDS * 2) / 2)
     deadline = time.monotonic() + budget
-    helpers_left = 0 if helper or sync else max(min(int(Conf.WORKERS or 1) - 1, 3), 0)
+    workers = max(int(Conf.WORKERS or 1), 1)
+    helpers_left = 0 if helper or sync else max(min(workers - 1, 3), 0)
+    # A fair share of the customer shards, so that every worker of the cluster gets some; when
+    # they hold nothing due, any free shard.
+    share = shards.SHARDS if sync else max(shards.SHARDS // workers, 1)
     graced = helper or sync
     total = 0
     while True:
-        claimed = events_process_batch()
+        claimed = events_process_batch(share=share) or events_process_batch()
         total += claimed
         if claimed == BATCH_SIZE and helpers_left:
             # A backlog: let the other workers help until it is gone.

@@ -34,12 +34,19 @@ from billing.pipeline.jobs import events_process_batch
 import collections, re
 statements = 0
 kinds = collections.Counter()
+spent = collections.Counter()
 def count(execute, sql, params, many, context):
     global statements
     statements += 1
-    if %(sql)d:
-        kinds[re.sub(r"\\([^()]*\\)", "(..)", sql)[:150]] += 1
-    return execute(sql, params, many, context)
+    if not %(sql)d:
+        return execute(sql, params, many, context)
+    kind = re.sub(r"\\([^()]*\\)", "(..)", sql)[:150]
+    kinds[kind] += 1
+    began = time.perf_counter()
+    try:
+        return execute(sql, params, many, context)
+    finally:
+        spent[kind] += time.perf_counter() - began
 profile = cProfile.Profile() if %(profile)d else None
 with connection.execute_wrapper(count):
     started, cpu = time.perf_counter(), time.process_time()
@@ -51,8 +58,8 @@ with connection.execute_wrapper(count):
     if profile:
         profile.disable()
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-for sql, n in kinds.most_common(40):
-    print(f"{n:>7} {sql}")
+for sql, sql_seconds in spent.most_common(40):
+    print(f"{kinds[sql]:>7} {sql_seconds:>7.2f} s {sql}")
 if profile:
     out = io.StringIO()
     pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(45)
