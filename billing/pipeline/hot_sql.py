@@ -231,6 +231,15 @@ def shards_take_sql() -> str:
 
 
 @cache
+def shards_take_all_sql() -> str:
+    """PostgreSQL: lock every shard that is free; returns the shards locked."""
+    return (
+        f"SELECT s FROM generate_series(0, {shards.SHARDS - 1}) AS s"  # noqa: S608
+        f" WHERE pg_try_advisory_lock({shards.LOCK_NAMESPACE}, s)"
+    )
+
+
+@cache
 def event_claim_shard_sql() -> str:
     """PostgreSQL, the claim of up to N due events of one customer shard, in claim order, marked
     `processing` in the same statement. It repeats the expression of the index

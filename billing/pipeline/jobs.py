@@ -285,13 +285,22 @@ def events_process_batch(*, limit: int = BATCH_SIZE, share: int = shards.SHARDS)
 
 
 def _shards_claim(*, limit: int, share: int, held: list[int]) -> list[int]:
-    """Take up to `share` free shards that have due events and claim up to `limit` events from
-    them, shard by shard; the shards taken are added to `held` (let go by the caller)."""
+    """Take shards and claim up to `limit` due events from them; the shards taken are added to
+    `held` (let go by the caller). A worker that can take every shard (nobody else is working)
+    claims in global order, as without shards: a dispute or refund, which names no customer,
+    then still comes after the charge it is about. Otherwise it takes up to `share` free shards
+    that have due events and claims from them shard by shard, each in index order."""
     now = timezone.now()
-    ids: list[int] = []
     with connection.cursor() as cursor:
-        cursor.execute(hot_sql.shards_take_sql(), [shards.shard_order(), now, share])
-        held += [shard for (shard,) in cursor.fetchall()]
+        if share >= shards.SHARDS:
+            cursor.execute(hot_sql.shards_take_all_sql())
+            held += [shard for (shard,) in cursor.fetchall()]
+            if len(held) == shards.SHARDS:
+                return events_claim(limit=limit)
+        else:
+            cursor.execute(hot_sql.shards_take_sql(), [shards.shard_order(), now, share])
+            held += [shard for (shard,) in cursor.fetchall()]
+        ids: list[int] = []
         for shard in held:
             if len(ids) < limit:
                 cursor.execute(
