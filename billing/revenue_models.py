@@ -32,7 +32,10 @@ class FailedInvoice(models.Model):
     any redelivery end in the same row.
     """
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the composite indexes of Meta lead with this column.
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     connection = models.ForeignKey(
         "billing.StripeConnection", on_delete=models.SET_NULL, null=True, blank=True
     )
@@ -105,9 +108,12 @@ class MrrPoint(models.Model):
     """What one event says about one subscription's MRR: its state then, or (an invoice)
     that it has been paid. The customer's MRR history is rebuilt from these in time order."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    # No index of their own: the composite indexes of Meta lead with each.
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     customer = models.ForeignKey(
-        "billing.Customer", on_delete=models.CASCADE, related_name="mrr_points"
+        "billing.Customer", on_delete=models.CASCADE, related_name="mrr_points", db_index=False
     )
     subscription_stripe_id = models.CharField(max_length=255)
     event_stripe_id = models.CharField(max_length=255)
@@ -155,7 +161,10 @@ class MrrMovement(models.Model):
     """A change of one customer's MRR (in one currency), derived from its MrrPoints; the
     movements before a moment add up to the MRR at that moment."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the composite indexes of Meta lead with this column.
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     customer = models.ForeignKey(
         "billing.Customer", on_delete=models.CASCADE, related_name="mrr_movements"
     )

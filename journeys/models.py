@@ -117,10 +117,18 @@ class SignalPlacement(models.Model):
     """Where one journey puts one signal; a null step is the journey's Unmapped lane."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    signal = models.ForeignKey(RevenueSignal, on_delete=models.CASCADE, related_name="placements")
+    # Signal and step have no index of their own: composite indexes of Meta lead with each.
+    signal = models.ForeignKey(
+        RevenueSignal, on_delete=models.CASCADE, related_name="placements", db_index=False
+    )
     journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="placements")
     step = models.ForeignKey(
-        Step, on_delete=models.SET_NULL, null=True, blank=True, related_name="placements"
+        Step,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="placements",
+        db_index=False,
     )
     rule = models.ForeignKey(
         MappingRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
