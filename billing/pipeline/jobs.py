@@ -18,10 +18,11 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from billing.models import EventDrainState, EventStatus, StripeEvent
+from billing.models import EventDrainState, EventStatus, StripeConnection, StripeEvent
 from billing.pipeline import hot_sql, shards
 from billing.pipeline.apply import event_apply, events_batch
-from custory.batching import batch_scope, bulk_gc, deferred_writes
+from custory.batching import batch_memo, batch_scope, bulk_gc, deferred_writes
+from custory.models import Workspace
 from tasks.outbound_events import sync_problem_announce
 
 logger = logging.getLogger(__name__)
@@ -164,11 +165,28 @@ def events_process(*, ids: list[int]) -> tuple[int, int]:
 
 
 def _claimed(ids: list[int]) -> list[StripeEvent]:
-    return list(
-        StripeEvent.objects.filter(pk__in=ids, status=EventStatus.PROCESSING)
-        .select_related("workspace", "connection")
-        .order_by("created", "pk")
+    events = list(
+        StripeEvent.objects.filter(pk__in=ids, status=EventStatus.PROCESSING).order_by(
+            "created", "pk"
+        )
     )
+    # A batch's events share a workspace or two: one instance each, read once per batch
+    # (not joined into every event's row and built again for each).
+    workspaces = batch_memo(
+        ("jobs.workspaces", *sorted({e.workspace_id for e in events})),
+        lambda: {
+            workspace.pk: workspace
+            for workspace in Workspace.objects.filter(pk__in={e.workspace_id for e in events})
+        },
+    )
+    connections = batch_memo(
+        ("jobs.connections", *sorted({e.connection_id for e in events} - {None})),
+        lambda: StripeConnection.objects.in_bulk({e.connection_id for e in events} - {None}),
+    )
+    for event in events:
+        event.workspace = workspaces[event.workspace_id]
+        event.connection = connections.get(event.connection_id)
+    return events
 
 
 def _processed_mark(ids: list[int]) -> None:
