@@ -8,6 +8,7 @@ metadata (and a conflict target written by the caller) are formatted in; values 
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 
 from django.db import connection
 from django.db.models import Model
@@ -111,11 +112,21 @@ def _column(field, rows: Sequence[Model], *, adding: bool) -> list:
     """One field's values for rows being inserted (`adding`, with their pre_save values, as
     bulk_create sends them) or updated, as one array parameter sent in binary: text arrays
     cost psycopg a regular-expression escape per value."""
-    if field.get_internal_type() in _SENT_AS_THEY_ARE:
+    kind = field.get_internal_type()
+    if kind in _SENT_AS_THEY_ARE:
         return [getattr(row, field.attname) for row in rows]
+    if kind == "DateTimeField" and not (adding and (field.auto_now or field.auto_now_add)):
+        # Aware datetimes are what the ORM would send, unchanged: skip its call chain per value.
+        values = [getattr(row, field.attname) for row in rows]
+        if all(value is None or _aware(value) for value in values):
+            return values
     if adding:
         return [field.get_db_prep_save(field.pre_save(row, True), connection) for row in rows]
     return [field.get_db_prep_save(getattr(row, field.attname), connection) for row in rows]
+
+
+def _aware(value) -> bool:
+    return isinstance(value, datetime) and value.utcoffset() is not None
 
 
 def array_type(field) -> str:
