@@ -252,9 +252,9 @@ CUSTORY_WSGI_FAST_ROUTES = (
 )
 
 # Ingestion: events claimed per batch, and how long a claim lasts before the sweep takes it back.
-CUSTORY_EVENT_BATCH_SIZE = env_int("CUSTORY_EVENT_BATCH_SIZE", 400)
+CUSTORY_EVENT_BATCH_SIZE = env_int("CUSTORY_EVENT_BATCH_SIZE", 800)
 # Events applied in one transaction (one commit); a failure replays the group event by event.
-CUSTORY_EVENT_GROUP_SIZE = env_int("CUSTORY_EVENT_GROUP_SIZE", 200)
+CUSTORY_EVENT_GROUP_SIZE = env_int("CUSTORY_EVENT_GROUP_SIZE", 400)
 CUSTORY_EVENT_LEASE_SECONDS = env_int("CUSTORY_EVENT_LEASE_SECONDS", 300)
 # The ECB's daily euro reference rates (CSV, or a zip of one); empty: bundled history only.
 CUSTORY_ECB_RATES_URL = env_str(

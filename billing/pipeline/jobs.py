@@ -31,8 +31,8 @@ DRAIN_JOB = "billing.pipeline.jobs.events_drain"
 SWEEP_JOB = "billing.pipeline.jobs.events_sweep"
 
 # Events claimed per batch, and applied per transaction (a group; see events_process).
-BATCH_SIZE = getattr(settings, "CUSTORY_EVENT_BATCH_SIZE", 400)
-GROUP_SIZE = max(getattr(settings, "CUSTORY_EVENT_GROUP_SIZE", 200), 1)
+BATCH_SIZE = getattr(settings, "CUSTORY_EVENT_BATCH_SIZE", 800)
+GROUP_SIZE = max(getattr(settings, "CUSTORY_EVENT_GROUP_SIZE", 400), 1)
 # A claimed event not finished by then belongs to a dead worker; the sweep puts it back.
 LEASE = timedelta(seconds=getattr(settings, "CUSTORY_EVENT_LEASE_SECONDS", 300))
 # Tries before an event is left `failed` for good (retry it from the event log).

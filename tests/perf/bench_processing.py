@@ -123,7 +123,7 @@ def main() -> None:
     print(harness.machine())
     print(
         f"processing: {backlog} pending events, qcluster with {workers} workers, "
-        f"batch {os.environ.get('CUSTORY_EVENT_BATCH_SIZE', '400')}, PostgreSQL"
+        f"batch {os.environ.get('CUSTORY_EVENT_BATCH_SIZE', '800')}, PostgreSQL"
     )
     rates = {}
     for mix in mixes:
