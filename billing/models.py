@@ -23,6 +23,7 @@ from billing.querysets import (
     StripeConnectionQuerySet,
     StripeEventQuerySet,
 )
+from custory.fields import unindexed_fk
 from custory.models import Workspace
 
 
@@ -114,10 +115,7 @@ class WebhookSecret(models.Model):
 class StripeEvent(models.Model):
     """A Stripe event exactly as received, and where its processing stands."""
 
-    # No index of its own: the composite indexes of Meta lead with this column.
-    workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="stripe_events", db_index=False
-    )
+    workspace = unindexed_fk(Workspace, on_delete=models.CASCADE, related_name="stripe_events")
     connection = models.ForeignKey(
         StripeConnection, on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
     )
@@ -179,10 +177,7 @@ class StripeEvent(models.Model):
 class Customer(models.Model):
     """A Stripe customer as of the newest event seen about it."""
 
-    # No index of its own: the composite indexes of Meta lead with this column.
-    workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="customers", db_index=False
-    )
+    workspace = unindexed_fk(Workspace, on_delete=models.CASCADE, related_name="customers")
     connection = models.ForeignKey(
         StripeConnection, on_delete=models.SET_NULL, null=True, blank=True, related_name="customers"
     )
@@ -224,10 +219,7 @@ class Customer(models.Model):
 class Subscription(models.Model):
     """A Stripe subscription as of the newest event seen about it."""
 
-    # No index of its own: the composite indexes of Meta lead with this column.
-    workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="subscriptions", db_index=False
-    )
+    workspace = unindexed_fk(Workspace, on_delete=models.CASCADE, related_name="subscriptions")
     customer = models.ForeignKey(
         Customer, on_delete=models.CASCADE, null=True, blank=True, related_name="subscriptions"
     )
@@ -272,25 +264,14 @@ class Subscription(models.Model):
 class RevenueSignal(models.Model):
     """Something that happened to revenue, derived from one Stripe event."""
 
-    # Workspace, event and customer have no index of their own: composite indexes of Meta lead
-    # with each, and every index is written for every signal.
-    workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="revenue_signals", db_index=False
-    )
+    workspace = unindexed_fk(Workspace, on_delete=models.CASCADE, related_name="revenue_signals")
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    event = models.ForeignKey(
-        StripeEvent, on_delete=models.CASCADE, related_name="signals", db_index=False
-    )
+    event = unindexed_fk(StripeEvent, on_delete=models.CASCADE, related_name="signals")
     connection = models.ForeignKey(
         StripeConnection, on_delete=models.SET_NULL, null=True, blank=True, related_name="signals"
     )
-    customer = models.ForeignKey(
-        Customer,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="signals",
-        db_index=False,
+    customer = unindexed_fk(
+        Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="signals"
     )
     subscription_stripe_id = models.CharField(max_length=255, blank=True)
     kind = models.CharField(max_length=32, choices=SignalKind.choices)

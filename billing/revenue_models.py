@@ -4,6 +4,7 @@ history per customer (points and movements), per-customer figures, and how a wor
 from django.db import models
 from django.db.models.functions import Coalesce
 
+from custory.fields import unindexed_fk
 from custory.models import Workspace
 
 
@@ -32,10 +33,7 @@ class FailedInvoice(models.Model):
     any redelivery end in the same row.
     """
 
-    # No index of its own: the composite indexes of Meta lead with this column.
-    workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
-    )
+    workspace = unindexed_fk(Workspace, on_delete=models.CASCADE, related_name="+")
     connection = models.ForeignKey(
         "billing.StripeConnection", on_delete=models.SET_NULL, null=True, blank=True
     )
@@ -108,13 +106,8 @@ class MrrPoint(models.Model):
     """What one event says about one subscription's MRR: its state then, or (an invoice)
     that it has been paid. The customer's MRR history is rebuilt from these in time order."""
 
-    # No index of their own: the composite indexes of Meta lead with each.
-    workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
-    )
-    customer = models.ForeignKey(
-        "billing.Customer", on_delete=models.CASCADE, related_name="mrr_points", db_index=False
-    )
+    workspace = unindexed_fk(Workspace, on_delete=models.CASCADE, related_name="+")
+    customer = unindexed_fk("billing.Customer", on_delete=models.CASCADE, related_name="mrr_points")
     subscription_stripe_id = models.CharField(max_length=255)
     event_stripe_id = models.CharField(max_length=255)
     at = models.DateTimeField()
@@ -161,10 +154,7 @@ class MrrMovement(models.Model):
     """A change of one customer's MRR (in one currency), derived from its MrrPoints; the
     movements before a moment add up to the MRR at that moment."""
 
-    # No index of its own: the composite indexes of Meta lead with this column.
-    workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
-    )
+    workspace = unindexed_fk(Workspace, on_delete=models.CASCADE, related_name="+")
     customer = models.ForeignKey(
         "billing.Customer", on_delete=models.CASCADE, related_name="mrr_movements"
     )

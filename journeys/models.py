@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.models import RevenueSignal, StripeConnection
+from custory.fields import unindexed_fk
 from custory.models import Workspace
 
 
@@ -117,18 +118,10 @@ class SignalPlacement(models.Model):
     """Where one journey puts one signal; a null step is the journey's Unmapped lane."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    # Signal and step have no index of their own: composite indexes of Meta lead with each.
-    signal = models.ForeignKey(
-        RevenueSignal, on_delete=models.CASCADE, related_name="placements", db_index=False
-    )
+    signal = unindexed_fk(RevenueSignal, on_delete=models.CASCADE, related_name="placements")
     journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="placements")
-    step = models.ForeignKey(
-        Step,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="placements",
-        db_index=False,
+    step = unindexed_fk(
+        Step, on_delete=models.SET_NULL, null=True, blank=True, related_name="placements"
     )
     rule = models.ForeignKey(
         MappingRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
