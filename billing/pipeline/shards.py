@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import count
 
-from django.db import connection
+from django.db import DatabaseError, connection
 
 SHARDS = 8
 # The advisory lock namespace of the shards (pg_try_advisory_lock(namespace, shard)).
@@ -56,7 +56,12 @@ def shards_taken() -> Iterator[list[int]]:
         yield held
     finally:
         if held and connection.connection is not None and not connection.connection.closed:
-            shards_unlock(held)
+            try:
+                shards_unlock(held)
+            except DatabaseError:
+                # Session locks outlive transactions: a lock this session kept would keep the
+                # shard from every other worker. Ending the session lets go of all of them.
+                connection.close()
 
 
 def shard_order() -> list[int]:

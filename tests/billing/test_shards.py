@@ -6,8 +6,8 @@ import threading
 from collections import defaultdict
 
 import pytest
+from django.db import DatabaseError, connections
 from django.db import connection as db_connection
-from django.db import connections
 from django.utils import timezone
 
 from billing.models import EventStatus, StripeEvent
@@ -159,3 +159,23 @@ def test_the_claim_reads_the_shard_index(workspace):
         cursor.execute("EXPLAIN " + hot_sql.event_claim_shard_sql(), [3, now, 10, now])
         claim = "\n".join(row[0] for row in cursor.fetchall())
     assert "billing_event_due_shard" in claim
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_shard_lock_that_cannot_be_let_go_ends_the_session(monkeypatch):
+    def broken(held):
+        raise DatabaseError("connection trouble")
+
+    monkeypatch.setattr(shards, "shards_unlock", broken)
+    with shards.shards_taken() as held, db_connection.cursor() as cursor:
+        cursor.execute(hot_sql.shards_take_all_sql())
+        held += [shard for (shard,) in cursor.fetchall()]
+    assert len(held) == shards.SHARDS
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:  # another worker can take every shard again
+            cursor.execute(hot_sql.shards_take_all_sql())
+            assert len(cursor.fetchall()) == shards.SHARDS
+    finally:
+        other.close()
