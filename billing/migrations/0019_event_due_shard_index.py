@@ -1,7 +1,8 @@
 """PostgreSQL: due events by customer shard, in claim order (billing.pipeline.shards).
 
 A partial expression index, created on PostgreSQL only: SQLite's single writer needs no shards.
-Only pending and failed events are in it, so it stays as small as the queue.
+Only pending and failed events are in it, so it stays as small as the queue. Built CONCURRENTLY
+(outside a transaction), so webhooks keep storing events while a large table is scanned.
 """
 
 from django.db import migrations
@@ -22,17 +23,18 @@ def index_create(apps, schema_editor):
         return
     table = schema_editor.quote_name(apps.get_model("billing", "StripeEvent")._meta.db_table)
     schema_editor.execute(
-        f"CREATE INDEX IF NOT EXISTS {INDEX} ON {table} (({SHARD_SQL}), next_attempt_at, id)"
+        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {INDEX} ON {table} (({SHARD_SQL}), next_attempt_at, id)"
         " WHERE status IN ('pending', 'failed')"
     )
 
 
 def index_drop(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"DROP INDEX IF EXISTS {INDEX}")
+        schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {INDEX}")
 
 
 class Migration(migrations.Migration):
+    atomic = False
     dependencies = [("billing", "0018_stripeevent_payload_lz4")]
 
     operations = [migrations.RunPython(index_create, index_drop)]
