@@ -342,12 +342,13 @@ def events_drain(helper: bool = False) -> int:
     workers = max(int(Conf.WORKERS or 1), 1)
     helpers_left = 0 if helper or sync else max(min(workers - 1, 3), 0)
     # A fair share of the customer shards per batch, so that every worker of the cluster gets
-    # some; each batch takes them afresh, in turn, so every shard is served.
+    # some, taken afresh in turn; when its share finds nothing due, any free shard (between
+    # the other workers' batches, every shard: then it claims in global order).
     share = shards.SHARDS if sync else max(shards.SHARDS // workers, 1)
     graced = helper or sync
     total = 0
     while True:
-        claimed = events_process_batch(share=share)
+        claimed = events_process_batch(share=share) or events_process_batch()
         total += claimed
         if claimed == BATCH_SIZE and helpers_left:
             # A backlog: let the other workers help until it is gone.
