@@ -290,13 +290,11 @@ def events_process_batch(*, limit: int = BATCH_SIZE, share: int = shards.SHARDS)
     comes from at most `share` customer shards, held until it is applied (billing.pipeline.
     shards): workers sharing the queue take different shards instead of waiting on each other's
     customers."""
-    if not shards.sharded():
-        ids = events_claim(limit=limit)
-        if ids:
-            events_process(ids=ids)
-        return len(ids)
     with shards.shards_taken() as held:
-        ids = _shards_claim(limit=limit, share=share, held=held)
+        if shards.sharded():
+            ids = _shards_claim(limit=limit, share=share, held=held)
+        else:
+            ids = events_claim(limit=limit)
         if ids:
             events_process(ids=ids)
     return len(ids)
