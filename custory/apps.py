@@ -7,7 +7,10 @@ class CustoryConfig(AppConfig):
     verbose_name = "Custory workspaces"
 
     def ready(self):
+        from custory import lookups
         from custory.outbound_jobs import outbound_rows_ensure
+
+        lookups.register()
 
         # After every migrate (and flush): the outbound retry sweep Schedule exists.
         post_migrate.connect(outbound_rows_ensure, sender=self)
