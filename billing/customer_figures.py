@@ -9,6 +9,7 @@ customers locked, so two workers on one customer refresh one after the other.
 
 from collections.abc import Iterable
 
+from django.db import connection
 from django.db.models import BigIntegerField, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
@@ -53,24 +54,30 @@ def figures_from_sources(customers: QuerySet) -> QuerySet:
 
 
 def customer_figures_refresh(*, customer_ids: Iterable[int | None]) -> None:
-    """Recompute these customers' figures from their rows: one read and one upsert."""
+    """Recompute these customers' figures from their rows: one INSERT … SELECT … ON CONFLICT,
+    so the figures never travel to Python and back."""
     ids = sorted({pk for pk in customer_ids if pk is not None})
     if not ids:
         return
-    rows = figures_from_sources(Customer.objects.filter(pk__in=ids)).values(
-        "pk", *(f"figure_{name}" for name in FIGURES)
+    figures = (
+        figures_from_sources(Customer.objects.filter(pk__in=ids))
+        .order_by("pk")
+        .values_list("pk", *(f"figure_{name}" for name in FIGURES))
     )
-    CustomerFigures.objects.bulk_create(
-        [
-            CustomerFigures(
-                customer_id=row["pk"], **{name: row[f"figure_{name}"] for name in FIGURES}
-            )
-            for row in rows
-        ],
-        update_conflicts=True,
-        unique_fields=["customer"],
-        update_fields=FIGURES,
+    select_sql, params = figures.query.get_compiler(connection=connection).as_sql()
+    quote = connection.ops.quote_name
+    meta = CustomerFigures._meta
+    key = quote(meta.pk.column)
+    columns = [quote(meta.get_field(name).column) for name in FIGURES]
+    updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in columns)
+    # "WHERE true": SQLite reads "SELECT … ON CONFLICT" as a join without it.
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({key}, {', '.join(columns)}) "  # noqa: S608
+        f"SELECT * FROM ({select_sql}) AS figures WHERE true "
+        f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
     )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def customer_figures_rebuild(*, workspace) -> None:

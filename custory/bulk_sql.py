@@ -155,13 +155,25 @@ def rows_add(
         f"{quote(column)} = {table}.{quote(column)} + EXCLUDED.{quote(column)}"
         for column in (meta.get_field(name).column for name in added)
     )
+    upsert = f" ON CONFLICT {conflict} DO UPDATE SET {sums}"
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"%b::{array_type(field)}[]" for field in fields)
+        sql = f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}){upsert}"  # noqa: S608
+        with _binding_cursor() as cursor:
+            for start in range(0, len(rows), ROWS_PER_STATEMENT):
+                chunk = rows[start : start + ROWS_PER_STATEMENT]
+                cursor.execute(
+                    sql,
+                    [[_prepared(field, row[field.attname]) for row in chunk] for field in fields],
+                )
+        return
     row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
     with connection.cursor() as cursor:
         for start in range(0, len(rows), ROWS_PER_STATEMENT):
             chunk = rows[start : start + ROWS_PER_STATEMENT]
             cursor.execute(
                 f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(chunk))}"  # noqa: S608
-                f" ON CONFLICT {conflict} DO UPDATE SET {sums}",
+                + upsert,
                 [_prepared(field, row[field.attname]) for row in chunk for field in fields],
             )
 

@@ -98,6 +98,9 @@ tables = {
     "task_signals": "SELECT e.stripe_id, s.kind, ts.rule_id, ts.reason FROM tasks_tasksignal ts "
     "JOIN billing_revenuesignal s ON s.id = ts.signal_id "
     "JOIN billing_stripeevent e ON e.id = s.event_id",
+    "figures": "SELECT c.stripe_id, f.mrr, f.paid, f.failed_outstanding, f.refunded, "
+    "f.disputed, f.at_risk FROM billing_customerfigures f "
+    "JOIN billing_customer c ON c.id = f.customer_id",
     "events": "SELECT status, count(*) FROM billing_stripeevent GROUP BY status",
 }
 digest = {}
