@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
+from typing import NamedTuple
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -31,7 +32,7 @@ from tasks import emails
 from tasks.conditions import conditions_met
 from tasks.models import FollowUpTask, TaskComment, TaskRule, TaskSignal, TaskSignalReason
 from tasks.selectors import default_steps_for_signals, kind_phrase, signal_placeholders, step_label
-from tasks.services import task_create, task_status_set
+from tasks.services import TaskOpening, task_status_set, tasks_create
 from tasks.templating import template_render
 
 OPENS_WITHIN = timedelta(days=30)
@@ -123,6 +124,7 @@ def _apply_workspace(workspace_id: int, signals: list[RevenueSignal]) -> None:
     for signal in acting:
         # Every rule here is this workspace's: its link reads the slug without a query.
         signal.workspace = rules[0].workspace
+    openings: list[_Pair] = []
     for signal, rule in pairs:
         if (rule.id, signal.id) in already:
             continue
@@ -130,30 +132,66 @@ def _apply_workspace(workspace_id: int, signals: list[RevenueSignal]) -> None:
         task_may_exist = (rule.id, signal.customer_id) in maybe_open
         if needs_task and not task_may_exist:
             continue
-        repeat_count = repeats.counter(signal)
+        pair = _Pair(rule, signal, default_steps.get(signal.id), repeats.counter(signal))
         if not needs_task:
             # Checked before the savepoint: most signals meet no rule's conditions.
             met = conditions_met(
                 rule.conditions or {},
                 signal,
                 step_uuids=placed_on[signal.id],
-                repeat_count=repeat_count,
+                repeat_count=pair.repeat_count,
             )
             if not met:
                 continue
             maybe_open.add((rule.id, signal.customer_id))
-        try:
-            with transaction.atomic():
-                _apply_rule(
-                    rule,
-                    signal,
-                    step=default_steps.get(signal.id),
-                    repeat_count=repeat_count,
-                    task_may_exist=task_may_exist,
-                )
-        except IntegrityError:
-            # Another worker acted on this (rule, signal) first; its result stands.
-            continue
+            if not task_may_exist:
+                openings.append(pair)
+                continue
+        # The tasks opened so far come first: this pair may act on one of them.
+        _tasks_open(openings)
+        _pair_apply(pair, task_may_exist=task_may_exist)
+    _tasks_open(openings)
+
+
+class _Pair(NamedTuple):
+    """A rule acting on a signal, with what it needs to know of the signal's journey."""
+
+    rule: TaskRule
+    signal: RevenueSignal
+    step: Step | None
+    repeat_count: Callable[[int], int]
+
+
+def _pair_apply(pair: _Pair, *, task_may_exist: bool) -> None:
+    try:
+        with transaction.atomic():
+            _apply_rule(
+                pair.rule,
+                pair.signal,
+                step=pair.step,
+                repeat_count=pair.repeat_count,
+                task_may_exist=task_may_exist,
+            )
+    except IntegrityError:
+        # Another worker acted on this (rule, signal) first; its result stands.
+        pass
+
+
+def _tasks_open(openings: list[_Pair]) -> None:
+    """Open the tasks of pairs that know of no open task of their rule for their customer, in
+    one insert each for tasks, links and audit entries; then forget them. When another worker
+    opened one of those tasks meanwhile, each pair opens or joins its task alone instead."""
+    if not openings:
+        return
+    try:
+        with transaction.atomic():
+            # One workspace's pairs (_apply_workspace).
+            workspace = openings[0].rule.workspace
+            tasks_create(workspace=workspace, openings=[_task_opening(pair) for pair in openings])
+    except IntegrityError:
+        for pair in openings:
+            _pair_apply(pair, task_may_exist=False)
+    openings.clear()
 
 
 def _placed_step_uuids(signals: list[RevenueSignal]) -> dict[int, set[str]]:
@@ -323,28 +361,10 @@ def _open_or_attach(
         _link(task, rule, signal, TaskSignalReason.ATTACHED)
         _comment(task, f"Another signal attached: {_signal_sentence(signal)}.")
         return
-    repeat_days = (rule.conditions or {}).get("repeat_days")
-    count = repeat_count(repeat_days) if repeat_days else None
-    values = signal_placeholders(signal, step=step, count=count, rule_name=rule.name)
-    due = None
-    if rule.due_in_days is not None:
-        due = (timezone.now() + timedelta(days=rule.due_in_days)).date()
     try:
         with transaction.atomic():
-            task_create(
-                workspace=rule.workspace,
-                actor=f"Rule “{rule.name}”",
-                title=template_render(rule.title_template, values)[:200] or rule.name,
-                description=template_render(rule.description_template, values),
-                priority=rule.priority,
-                assignee=_next_assignee(rule),
-                due_date=due,
-                signal=signal,
-                customer=signal.customer,
-                step=step,
-                context_label=step_label(step),
-                rule=rule,
-            )
+            opening = _task_opening(_Pair(rule, signal, step, repeat_count))
+            tasks_create(workspace=rule.workspace, openings=[opening])
     except IntegrityError:
         # Another worker opened this rule's task for the customer a moment ago: join it.
         task = _open_task(rule, signal)
@@ -352,6 +372,30 @@ def _open_or_attach(
             raise
         _link(task, rule, signal, TaskSignalReason.ATTACHED)
         _comment(task, f"Another signal attached: {_signal_sentence(signal)}.")
+
+
+def _task_opening(pair: _Pair) -> TaskOpening:
+    """The task a rule opens for a signal: its text from the rule's templates."""
+    rule, signal, step = pair.rule, pair.signal, pair.step
+    repeat_days = (rule.conditions or {}).get("repeat_days")
+    count = pair.repeat_count(repeat_days) if repeat_days else None
+    values = signal_placeholders(signal, step=step, count=count, rule_name=rule.name)
+    due = None
+    if rule.due_in_days is not None:
+        due = (timezone.now() + timedelta(days=rule.due_in_days)).date()
+    return TaskOpening(
+        actor=f"Rule “{rule.name}”",
+        title=template_render(rule.title_template, values)[:200] or rule.name,
+        description=template_render(rule.description_template, values),
+        priority=rule.priority,
+        assignee=_next_assignee(rule),
+        due_date=due,
+        signal=signal,
+        customer=signal.customer,
+        step=step,
+        context_label=step_label(step),
+        rule=rule,
+    )
 
 
 def _resolve(rule: TaskRule, signal: RevenueSignal) -> None:

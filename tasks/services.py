@@ -3,6 +3,8 @@
 Task rules are edited in tasks.rule_services; a new workspace's default rules are installed here.
 """
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from functools import partial
 from typing import Any
@@ -11,8 +13,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing.models import Customer, RevenueSignal
-from custory.audit import audit_record
-from custory.models import Membership, User, Workspace
+from custory.audit import audit_entry, audit_record, audit_record_many
+from custory.bulk_sql import rows_insert
+from custory.models import AuditEvent, Membership, User, Workspace
 from journeys.models import Step
 from tasks import emails
 from tasks.defaults import default_rules
@@ -41,10 +44,21 @@ Actor = User | str
 
 def assignee_check(*, workspace: Workspace, assignee: User | None) -> None:
     """Refuse an assignee who is not a member of the workspace (nobody is fine)."""
-    if assignee is None:
+    _assignees_check(workspace, [assignee])
+
+
+def _assignees_check(workspace: Workspace, assignees: Sequence[User | None]) -> None:
+    wanted = {assignee.pk: assignee for assignee in assignees if assignee is not None}
+    if not wanted:
         return
-    if not Membership.objects.filter(workspace=workspace, user=assignee).exists():
-        raise TaskError(f"{assignee.email} is not a member of this workspace.")
+    members = set(
+        Membership.objects.filter(workspace=workspace, user_id__in=wanted).values_list(
+            "user_id", flat=True
+        )
+    )
+    for pk, assignee in wanted.items():
+        if pk not in members:
+            raise TaskError(f"{assignee.email} is not a member of this workspace.")
 
 
 def _notify_assignee(task: FollowUpTask, actor: Actor) -> None:
@@ -56,6 +70,23 @@ def _notify_assignee(task: FollowUpTask, actor: Actor) -> None:
 
 def _label(value: str, choices) -> str:
     return dict(choices.choices).get(value, value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskOpening:
+    """A task to open (task_create's arguments but the workspace) and who opens it."""
+
+    actor: Actor
+    title: str
+    description: str = ""
+    priority: str = TaskPriority.NORMAL
+    assignee: User | None = None
+    due_date: date | None = None
+    signal: RevenueSignal | None = None
+    customer: Customer | None = None
+    step: Step | None = None
+    context_label: str = ""
+    rule: TaskRule | None = None
 
 
 @transaction.atomic
@@ -75,57 +106,94 @@ def task_create(
     rule: TaskRule | None = None,
 ) -> FollowUpTask:
     """Open a task; with a signal it is linked to it (and, for a rule, counts as its firing)."""
-    if priority not in TaskPriority.values:
-        raise TaskError("Choose a priority from the list.")
-    assignee_check(workspace=workspace, assignee=assignee)
-    now = timezone.now()
-    task = FollowUpTask.objects.create(
-        workspace=workspace,
+    opening = TaskOpening(
+        actor=actor,
         title=title,
         description=description,
         priority=priority,
         assignee=assignee,
         due_date=due_date,
-        created_by=actor if isinstance(actor, User) else None,
-        rule=rule,
         signal=signal,
         customer=customer,
         step=step,
-        context_label=context_label[:300],
-        created_at=now,
-        updated_at=now,
+        context_label=context_label,
+        rule=rule,
     )
-    if signal is not None:
-        TaskSignal.objects.create(
-            task=task, signal=signal, rule=rule, reason=TaskSignalReason.OPENED, attached_at=now
+    return tasks_create(workspace=workspace, openings=[opening])[0]
+
+
+@transaction.atomic
+def tasks_create(*, workspace: Workspace, openings: Sequence[TaskOpening]) -> list[FollowUpTask]:
+    """Open tasks as task_create does, many at once (a processing batch's rules): one insert
+    each for the tasks, their signal links and their audit entries. A task its constraints
+    refuse (its rule already has an open task for the customer) refuses them all."""
+    if any(opening.priority not in TaskPriority.values for opening in openings):
+        raise TaskError("Choose a priority from the list.")
+    _assignees_check(workspace, [opening.assignee for opening in openings])
+    now = timezone.now()
+    tasks = [
+        FollowUpTask(
+            workspace=workspace,
+            title=opening.title,
+            description=opening.description,
+            priority=opening.priority,
+            assignee=opening.assignee,
+            due_date=opening.due_date,
+            created_by=opening.actor if isinstance(opening.actor, User) else None,
+            rule=opening.rule,
+            signal=opening.signal,
+            customer=opening.customer,
+            step=opening.step,
+            context_label=opening.context_label[:300],
+            created_at=now,
+            updated_at=now,
         )
-    _task_created_audit(task, actor)
-    task_announce(task=task, type="task.created")
-    return task
-
-
-def _task_created_audit(task: FollowUpTask, actor: Actor) -> None:
-    """Audit a new task, and its first assignee (told by email) when it has one."""
-    audit_record(
-        workspace=task.workspace,
-        actor=actor,
-        action="task.create",
-        target=task,
-        data={
-            "priority": task.priority,
-            "signal": str(task.signal.uuid) if task.signal else "",
-            "rule": task.rule.name if task.rule else "",
-        },
+        for opening in openings
+    ]
+    rows_insert(FollowUpTask, tasks)
+    links = [
+        TaskSignal(
+            task=task,
+            signal=task.signal,
+            rule=task.rule,
+            reason=TaskSignalReason.OPENED,
+            attached_at=now,
+        )
+        for task in tasks
+        if task.signal is not None
+    ]
+    rows_insert(TaskSignal, links)
+    audit_record_many(
+        [
+            entry
+            for task, opening in zip(tasks, openings, strict=True)
+            for entry in _task_created_entries(task, opening.actor)
+        ]
     )
+    for task, opening in zip(tasks, openings, strict=True):
+        _notify_assignee(task, opening.actor)
+        task_announce(task=task, type="task.created")
+    return tasks
+
+
+def _task_created_entries(task: FollowUpTask, actor: Actor) -> list[AuditEvent]:
+    """A new task's audit entries: its creation, and its first assignee when it has one."""
+    changes = [
+        (
+            "task.create",
+            {
+                "priority": task.priority,
+                "signal": str(task.signal.uuid) if task.signal else "",
+                "rule": task.rule.name if task.rule else "",
+            },
+        )
+    ]
     if task.assignee is not None:
-        audit_record(
-            workspace=task.workspace,
-            actor=actor,
-            action="task.assign",
-            target=task,
-            data={"from": "", "to": task.assignee.email},
-        )
-        _notify_assignee(task, actor)
+        changes.append(("task.assign", {"from": "", "to": task.assignee.email}))
+    return [
+        audit_entry(workspace=task.workspace, actor=actor, action=action, target=task, data=data)
+        for action, data in changes
+    ]
 
 
 def task_create_from_signal(

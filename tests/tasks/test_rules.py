@@ -6,12 +6,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.core import mail
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
+from django.test.utils import CaptureQueriesContext
 
 from billing.models import SignalKind as K
 from custory.models import AuditEvent, Role
 from custory.services import workspace_create
 from journeys.models import Step
+from journeys.placement import place_signals
 from tasks.automation import task_rules_apply
 from tasks.models import FollowUpTask, TaskComment, TaskRule, TaskSignal, TaskStatus
 from tasks.services import task_rules_install_default
@@ -175,6 +177,43 @@ def test_each_customer_gets_their_own_task(workspace, customer, process):
     process(K.PAYMENT_FAILED, customer)
     process(K.PAYMENT_FAILED, CustomerFactory(workspace=workspace))
     assert FollowUpTask.objects.count() == 2
+
+
+def test_one_batch_opens_its_tasks_in_one_insert_and_attaches_repeats_in_order(
+    workspace, customer, journey
+):
+    """A processing batch's signals: each customer's first opens a task (all of them in one
+    insert each for tasks, links and audit entries); a later one attaches to the task an
+    earlier signal of the same batch opened."""
+    rule = rule_for(workspace)
+    others = CustomerFactory.create_batch(3, workspace=workspace)
+    signals = [
+        RevenueSignalFactory(
+            workspace=workspace,
+            customer=who,
+            kind=K.PAYMENT_FAILED,
+            occurred_at=T0 + timedelta(minutes=minute),
+        )
+        for minute, who in enumerate([customer, *others, customer])
+    ]
+    place_signals(signals=signals)
+
+    with CaptureQueriesContext(connection) as queries:
+        task_rules_apply(signals=signals)
+
+    tasks = FollowUpTask.objects.filter(rule=rule)
+    assert sorted(task.customer_id for task in tasks) == sorted(c.pk for c in [customer, *others])
+    first = tasks.get(customer=customer)
+    assert first.signal == signals[0]
+    assert set(first.signal_links.values_list("signal_id", flat=True)) == {
+        signals[0].id,
+        signals[-1].id,
+    }
+    assert AuditEvent.objects.filter(action="task.create").count() == 4
+    task_inserts = [
+        q for q in queries.captured_queries if 'INSERT INTO "tasks_followuptask"' in q["sql"]
+    ]
+    assert len(task_inserts) == 1
 
 
 def test_after_the_task_is_closed_a_new_signal_opens_a_new_one(workspace, customer, process):
