@@ -52,29 +52,73 @@ def rows_insert(
     per-value compiling and its text arrays cost more Python than the write itself."""
     if not rows:
         return
-    meta = model._meta
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
-    # Columns the database fills (db_default, generated) need the ORM's handling.
-    database_filled = any(field.has_db_default() or field.generated for field in fields)
-    if connection.vendor != "postgresql" or database_filled:
+    if not _unnest_fits(model):
         model.objects.bulk_create(rows, ignore_conflicts=ignore_conflicts)
         return
+    if ignore_conflicts:
+        _unnest_insert(model, rows, " ON CONFLICT DO NOTHING", fetch=False)
+        return
+    pk = connection.ops.quote_name(model._meta.pk.column)
+    for row, (row_pk,) in zip(
+        rows, _unnest_insert(model, rows, f" RETURNING {pk}", fetch=True), strict=True
+    ):
+        _saved(row, row_pk)
+
+
+def rows_insert_new(model: type[Model], rows: Sequence[Model], *, key: Sequence[str]) -> list:
+    """Insert the rows whose unique `key` (attribute names) is not stored yet, skipping the
+    others (ON CONFLICT DO NOTHING); return those inserted, their pks set. On databases other
+    than PostgreSQL none are returned: the caller reads its rows back."""
+    if not rows:
+        return []
+    if not _unnest_fits(model):
+        model.objects.bulk_create(rows, ignore_conflicts=True)
+        return []
+    meta, quote = model._meta, connection.ops.quote_name
+    returned = ", ".join(quote(meta.get_field(name).column) for name in [meta.pk.name, *key])
+    by_key = {tuple(getattr(row, name) for name in key): row for row in rows}
+    inserted = []
+    for row_pk, *row_key in _unnest_insert(
+        model, rows, f" ON CONFLICT DO NOTHING RETURNING {returned}", fetch=True
+    ):
+        row = by_key[tuple(row_key)]
+        _saved(row, row_pk)
+        inserted.append(row)
+    return inserted
+
+
+def _unnest_fits(model: type[Model]) -> bool:
+    """Whether rows of `model` can be inserted from unnest: on PostgreSQL, without columns the
+    database fills (db_default, generated), which need the ORM's handling."""
+    fields = model._meta.concrete_fields
+    database_filled = any(field.has_db_default() or field.generated for field in fields)
+    return connection.vendor == "postgresql" and not database_filled
+
+
+def _unnest_insert(
+    model: type[Model], rows: Sequence[Model], suffix: str, *, fetch: bool
+) -> list[tuple]:
+    """INSERT … SELECT * FROM unnest(…) + `suffix`, ROWS_PER_STATEMENT rows at a time; with
+    `fetch`, the rows its RETURNING clause gave."""
+    meta = model._meta
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
     arrays = ", ".join(f"%b::{array_type(field)}[]" for field in fields)
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({columns}) SELECT * FROM unnest({arrays})"  # noqa: S608
-        + (" ON CONFLICT DO NOTHING" if ignore_conflicts else f" RETURNING {quote(meta.pk.column)}")
-    )
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) SELECT * FROM unnest({arrays}){suffix}"  # noqa: S608
+    returned = []
     with _binding_cursor() as cursor:
         for start in range(0, len(rows), ROWS_PER_STATEMENT):
             chunk = rows[start : start + ROWS_PER_STATEMENT]
             cursor.execute(sql, [_column(field, chunk, adding=True) for field in fields])
-            if ignore_conflicts:
-                continue
-            for row, (pk,) in zip(chunk, cursor.fetchall(), strict=True):
-                row.pk = pk
-                row._state.adding, row._state.db = False, connection.alias
+            if fetch:
+                returned += cursor.fetchall()
+    return returned
+
+
+def _saved(row: Model, pk) -> None:
+    row.pk = pk
+    row._state.adding, row._state.db = False, connection.alias
 
 
 @contextmanager

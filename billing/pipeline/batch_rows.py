@@ -16,7 +16,7 @@ from django.db.models import Model
 from billing.models import Customer, StripeEvent, Subscription
 from billing.normalize import CustomerState, Facts, SubscriptionState
 from billing.normalize.subscriptions import COUNTED_STATUSES
-from custory.bulk_sql import rows_insert, rows_update
+from custory.bulk_sql import rows_insert_new, rows_update
 
 # Which subscription status a customer shows when it has several.
 STATUS_RANK = ["active", "past_due", "trialing", "unpaid", "paused", "incomplete", "canceled"]
@@ -106,13 +106,17 @@ def _locked(model, keys: Iterable[Key]) -> dict:
 
 def _locked_or_added(model, keys: Iterable[Key], new: Callable[[Key], Model]) -> dict:
     """The rows of these keys, locked: the stored ones first (in Stripe id order), then those
-    missing inserted (in that order too). A row another worker inserted meanwhile is taken
-    and locked instead. Most keys of a busy account are stored already: they cost no insert."""
+    missing inserted (in that order too; a row just inserted is this transaction's until it
+    commits). A row another worker inserted meanwhile is read and locked instead. Most keys of
+    a busy account are stored already: they cost no insert."""
     rows = _locked(model, keys)
     missing = sorted(set(keys) - set(rows))
     if missing:
-        rows_insert(model, [new(key) for key in missing], ignore_conflicts=True)
-        rows.update(_locked(model, missing))
+        added = rows_insert_new(
+            model, [new(key) for key in missing], key=("workspace_id", "stripe_id")
+        )
+        rows.update({(row.workspace_id, row.stripe_id): row for row in added})
+        rows.update(_locked(model, [key for key in missing if key not in rows]))
     return rows
 
 

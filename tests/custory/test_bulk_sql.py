@@ -7,7 +7,7 @@ from django.db import DataError, connection, transaction
 
 from billing.models import Customer
 from billing.revenue_models import MovementKind, MrrDailyRollup
-from custory.bulk_sql import rows_add, rows_insert, rows_update
+from custory.bulk_sql import rows_add, rows_insert, rows_insert_new, rows_update
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -114,3 +114,26 @@ def test_rows_insert_ignoring_conflicts_keeps_the_stored_row(workspace):
 
     emails = dict(Customer.objects.filter(workspace=workspace).values_list("stripe_id", "email"))
     assert emails == {"cus_Stored": "kept@example.org", "cus_New": "new@example.org"}
+
+
+def test_rows_insert_new_skips_stored_keys_and_returns_the_rows_it_inserted(workspace):
+    stored = CustomerFactory(workspace=workspace, stripe_id="cus_Stored", email="kept@example.org")
+    rows = [
+        Customer(workspace=workspace, stripe_id=stripe_id, email=f"{stripe_id}@example.org")
+        for stripe_id in ("cus_New1", "cus_Stored", "cus_New2")
+    ]
+
+    inserted = rows_insert_new(Customer, rows, key=("workspace_id", "stripe_id"))
+
+    saved = dict(Customer.objects.values_list("stripe_id", "email"))
+    assert saved == {
+        "cus_Stored": "kept@example.org",
+        "cus_New1": "cus_New1@example.org",
+        "cus_New2": "cus_New2@example.org",
+    }
+    if connection.vendor == "postgresql":
+        assert [row.stripe_id for row in inserted] == ["cus_New1", "cus_New2"]
+        assert all(Customer.objects.get(pk=row.pk).stripe_id == row.stripe_id for row in inserted)
+        assert rows[1].pk is None and stored.pk not in {row.pk for row in inserted}
+    else:
+        assert inserted == []  # read back by the caller
