@@ -70,20 +70,26 @@ class SignalDetails(TypedDict, total=False):
 DETAIL_TYPES: dict[str, Any] = get_type_hints(SignalDetails)
 
 
+def _accepted(expected) -> tuple[type, ...]:
+    """The Python types a detail's value may have (None aside); an int is a fine float."""
+    kinds = tuple(k for k in getattr(expected, "__args__", (expected,)) if k is not type(None))
+    return (*kinds, int) if float in kinds else kinds
+
+
+# Worked out once: details_clean runs for every signal written.
+_ACCEPTED = {key: _accepted(expected) for key, expected in DETAIL_TYPES.items()}
+
+
 def details_clean(details: dict[str, Any]) -> dict[str, Any]:
     """Return details unchanged, or raise ValueError naming a key or value of the wrong kind."""
     for key, value in details.items():
-        expected = DETAIL_TYPES.get(key)
-        if expected is None:
+        kinds = _ACCEPTED.get(key)
+        if kinds is None:
             raise ValueError(f"unknown signal detail {key!r}")
         if value is None:
             continue
-        kinds = getattr(expected, "__args__", (expected,))
-        kinds = tuple(k for k in kinds if k is not type(None))
-        if float in kinds:
-            kinds = (*kinds, int)
         if isinstance(value, bool) and bool not in kinds:
-            raise ValueError(f"signal detail {key!r} must be {expected}, not a bool")
+            raise ValueError(f"signal detail {key!r} must be {DETAIL_TYPES[key]}, not a bool")
         if not isinstance(value, kinds):
-            raise ValueError(f"signal detail {key!r} must be {expected}, got {value!r}")
+            raise ValueError(f"signal detail {key!r} must be {DETAIL_TYPES[key]}, got {value!r}")
     return details

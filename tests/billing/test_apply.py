@@ -189,9 +189,16 @@ def test_unknown_detail_keys_are_refused_on_write():
         details_clean({"not_a_key": 1})
     with pytest.raises(ValueError):
         details_clean({"attempt_count": "3"})
+    with pytest.raises(ValueError, match="not a bool"):
+        details_clean({"attempt_count": True})
     assert details_clean({"attempt_count": 3, "next_payment_attempt": None}) == {
         "attempt_count": 3,
         "next_payment_attempt": None,
+    }
+    # An int is a fine float; a bool is fine where the detail is one.
+    assert details_clean({"hours_to_recover": 2, "refund_full": True}) == {
+        "hours_to_recover": 2,
+        "refund_full": True,
     }
 
 
