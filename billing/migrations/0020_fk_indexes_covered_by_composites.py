@@ -3,6 +3,23 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+# The single-column foreign key indexes a composite index of the same table already leads with:
+# (table, column, the index Django named for it). Only these indexes go: altering the fields in
+# the database would also drop and re-add their foreign keys, and PostgreSQL would check every
+# row of each table again while holding writes to it.
+COVERED = [
+    ("billing_subscription", "workspace_id", "billing_subscription_workspace_id_8d0fc29f"),
+    ("billing_stripeevent", "workspace_id", "billing_stripeevent_workspace_id_bce5e517"),
+    ("billing_revenuesignal", "workspace_id", "billing_revenuesignal_workspace_id_e720afa5"),
+    ("billing_revenuesignal", "event_id", "billing_revenuesignal_event_id_21f543cb"),
+    ("billing_revenuesignal", "customer_id", "billing_revenuesignal_customer_id_fc59b5cc"),
+    ("billing_mrrpoint", "workspace_id", "billing_mrrpoint_workspace_id_7b497188"),
+    ("billing_mrrpoint", "customer_id", "billing_mrrpoint_customer_id_feb70075"),
+    ("billing_mrrmovement", "workspace_id", "billing_mrrmovement_workspace_id_50bfb176"),
+    ("billing_failedinvoice", "workspace_id", "billing_failedinvoice_workspace_id_d7e35d14"),
+    ("billing_customer", "workspace_id", "billing_customer_workspace_id_40b42621"),
+]
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -11,106 +28,119 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AlterField(
-            model_name="customer",
-            name="workspace",
-            field=models.ForeignKey(
-                db_index=False,
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="customers",
-                to="custory.workspace",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="failedinvoice",
-            name="workspace",
-            field=models.ForeignKey(
-                db_index=False,
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="+",
-                to="custory.workspace",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="mrrmovement",
-            name="workspace",
-            field=models.ForeignKey(
-                db_index=False,
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="+",
-                to="custory.workspace",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="mrrpoint",
-            name="customer",
-            field=models.ForeignKey(
-                db_index=False,
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="mrr_points",
-                to="billing.customer",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="mrrpoint",
-            name="workspace",
-            field=models.ForeignKey(
-                db_index=False,
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="+",
-                to="custory.workspace",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="revenuesignal",
-            name="customer",
-            field=models.ForeignKey(
-                blank=True,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="signals",
-                to="billing.customer",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="revenuesignal",
-            name="event",
-            field=models.ForeignKey(
-                db_index=False,
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="signals",
-                to="billing.stripeevent",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="revenuesignal",
-            name="workspace",
-            field=models.ForeignKey(
-                db_index=False,
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="revenue_signals",
-                to="custory.workspace",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="stripeevent",
-            name="workspace",
-            field=models.ForeignKey(
-                db_index=False,
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="stripe_events",
-                to="custory.workspace",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="subscription",
-            name="workspace",
-            field=models.ForeignKey(
-                db_index=False,
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="subscriptions",
-                to="custory.workspace",
-            ),
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name="customer",
+                    name="workspace",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="customers",
+                        to="custory.workspace",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="failedinvoice",
+                    name="workspace",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="custory.workspace",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="mrrmovement",
+                    name="workspace",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="custory.workspace",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="mrrpoint",
+                    name="customer",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="mrr_points",
+                        to="billing.customer",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="mrrpoint",
+                    name="workspace",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="custory.workspace",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="revenuesignal",
+                    name="customer",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="signals",
+                        to="billing.customer",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="revenuesignal",
+                    name="event",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="signals",
+                        to="billing.stripeevent",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="revenuesignal",
+                    name="workspace",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="revenue_signals",
+                        to="custory.workspace",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="stripeevent",
+                    name="workspace",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="stripe_events",
+                        to="custory.workspace",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="subscription",
+                    name="workspace",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="subscriptions",
+                        to="custory.workspace",
+                    ),
+                ),
+            ],
+            database_operations=[
+                migrations.RunSQL(
+                    sql=[f'DROP INDEX IF EXISTS "{name}"' for _, _, name in COVERED],
+                    reverse_sql=[
+                        f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" ("{column}")'
+                        for table, column, name in COVERED
+                    ],
+                ),
+            ],
         ),
     ]

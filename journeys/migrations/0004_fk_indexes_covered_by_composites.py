@@ -3,6 +3,15 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+# The single-column foreign key indexes a composite index of the same table already leads with:
+# (table, column, the index Django named for it). Only these indexes go: altering the fields in
+# the database would also drop and re-add their foreign keys, and PostgreSQL would check every
+# row of each table again while holding writes to it.
+COVERED = [
+    ("journeys_signalplacement", "step_id", "journeys_signalplacement_step_id_eab11b03"),
+    ("journeys_signalplacement", "signal_id", "journeys_signalplacement_signal_id_07e2e8bf"),
+]
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -11,26 +20,39 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AlterField(
-            model_name="signalplacement",
-            name="signal",
-            field=models.ForeignKey(
-                db_index=False,
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="placements",
-                to="billing.revenuesignal",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="signalplacement",
-            name="step",
-            field=models.ForeignKey(
-                blank=True,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="placements",
-                to="journeys.step",
-            ),
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name="signalplacement",
+                    name="signal",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="placements",
+                        to="billing.revenuesignal",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="signalplacement",
+                    name="step",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="placements",
+                        to="journeys.step",
+                    ),
+                ),
+            ],
+            database_operations=[
+                migrations.RunSQL(
+                    sql=[f'DROP INDEX IF EXISTS "{name}"' for _, _, name in COVERED],
+                    reverse_sql=[
+                        f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" ("{column}")'
+                        for table, column, name in COVERED
+                    ],
+                ),
+            ],
         ),
     ]
