@@ -11,6 +11,8 @@ from django.db.models.expressions import ColPairs
 from django.db.models.fields.related_lookups import RelatedIn
 from django.db.models.lookups import In
 
+from custory.bulk_sql import array_type
+
 # Below this many values the IN list costs less than the array literal.
 ARRAY_FROM = 50
 
@@ -33,18 +35,16 @@ ARRAY_TYPES = frozenset(
         "UUIDField",
     }
 )
-TEXT_TYPES = frozenset({"CharField", "TextField", "SlugField", "EmailField"})
 
 
-def _element_type(field, connection) -> str | None:
-    """The array's element type for `field`'s values, or None where IN stays. Text, not
-    varchar(n): a cast to varchar(n) would cut a longer value and match what it should not."""
+def _element_type(field) -> str | None:
+    """The array's element type for `field`'s values (bulk_sql's: text for text columns, so a
+    longer value is never cut to varchar(n)), or None where IN stays."""
     if field.is_relation:
         field = field.target_field
-    internal = field.get_internal_type()
-    if internal not in ARRAY_TYPES:
+    if field.get_internal_type() not in ARRAY_TYPES:
         return None
-    return "text" if internal in TEXT_TYPES else field.db_type(connection)
+    return array_type(field)
 
 
 class _ArrayIn:
@@ -55,7 +55,7 @@ class _ArrayIn:
             and len(self.rhs) >= ARRAY_FROM
             and not isinstance(self.lhs, ColPairs)
         ):
-            element_type = _element_type(self.lhs.output_field, connection)
+            element_type = _element_type(self.lhs.output_field)
         if element_type is None:
             return self.as_sql(compiler, connection)
         lhs_sql, lhs_params = self.process_lhs(compiler, connection)
