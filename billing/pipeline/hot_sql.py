@@ -218,14 +218,18 @@ def _due_sql(meta) -> str:
 def shards_take_sql() -> str:
     """PostgreSQL, in one round trip: lock (session advisory locks) up to N shards that are free
     and have due events, trying them in the given order. Parameters: shards in order, now, N.
-    Returns the shards locked. An empty queue costs one index probe per shard, no lock."""
+    Returns the shards locked. An empty queue costs one index probe per shard, no lock.
+
+    The probe is a scalar subquery with LIMIT 1, not EXISTS: PostgreSQL may run an EXISTS as a
+    hashed subplan, which computes the shard of every due event (detoasting each payload) to
+    build the hash, 100 ms on a backlog of 10,000 when the table's statistics are stale."""
     meta = StripeEvent._meta
     table = connection.ops.quote_name(meta.db_table)
     shard = shards.SHARD_SQL
     return (
         "SELECT s FROM unnest(%s::integer[]) WITH ORDINALITY AS t(s, n)"  # noqa: S608
-        f" WHERE CASE WHEN EXISTS (SELECT 1 FROM {table} WHERE {_due_sql(meta)} AND {shard} = s)"
-        f" THEN pg_try_advisory_lock({shards.LOCK_NAMESPACE}, s) ELSE false END"
+        f" WHERE CASE WHEN (SELECT true FROM {table} WHERE {_due_sql(meta)} AND {shard} = s"
+        f" LIMIT 1) THEN pg_try_advisory_lock({shards.LOCK_NAMESPACE}, s) ELSE false END"
         " ORDER BY n LIMIT %s"
     )
 

@@ -167,6 +167,23 @@ def test_the_claim_reads_the_shard_index(workspace):
 
 
 @postgres_only
+@pytest.mark.django_db
+def test_taking_shards_probes_the_shard_index_once_per_shard_on_a_backlog(workspace):
+    # Statistics taken before the backlog arrived, as after a burst of webhooks or an import:
+    # the planner expects few due events.
+    with db_connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {StripeEvent._meta.db_table}")
+    _pending(workspace, [_payload(f"cus_{n:06d}") for n in range(2000)])
+    now = timezone.now()
+    with db_connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + hot_sql.shards_take_sql(), [shards.shard_order(), now, 4])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    # Never a hashed subplan, which computes the shard of every due event's payload.
+    assert "hashed SubPlan" not in plan
+    assert "billing_event_due_shard" in plan
+
+
+@postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_a_shard_lock_that_cannot_be_let_go_ends_the_session(monkeypatch):
     def broken(held):
