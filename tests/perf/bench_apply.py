@@ -6,6 +6,8 @@ can be checked to give identical results.
     .venv/bin/python tests/perf/bench_apply.py
     BENCH_EVENTS=3000 BENCH_MIXES=demo,new BENCH_PROFILE=1 BENCH_SQL=1 BENCH_NOW=1796297699 \
         .venv/bin/python tests/perf/bench_apply.py
+
+BENCH_PROFILE_OUT=path also writes the profile's stats there (pstats), to look at callers.
 """
 
 import json
@@ -61,6 +63,8 @@ with connection.execute_wrapper(count):
 for sql, sql_seconds in spent.most_common(40):
     print(f"{kinds[sql]:>7} {sql_seconds:>7.2f} s {sql}")
 if profile:
+    if %(profile_out)r:
+        profile.dump_stats(%(profile_out)r)
     out = io.StringIO()
     pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(45)
     print(out.getvalue()[-9000:])
@@ -127,7 +131,11 @@ def run(mix: str, count: int, profile: bool, sql: bool = False, now: int = 0) ->
             code = FIXED_CLOCK % {"now": now} + code
         values = {"connection": ids["connection"], "count": count, "bench": bench}
         harness.django_eval(env, code % values, timeout=900)
-        measure = MEASURE_CODE % {"profile": int(profile), "sql": int(sql)}
+        measure = MEASURE_CODE % {
+            "profile": int(profile),
+            "sql": int(sql),
+            "profile_out": os.environ.get("BENCH_PROFILE_OUT", ""),
+        }
         out = harness.manage(env, "shell", "-c", measure, timeout=3600)
         if profile or sql:
             print(out.rsplit("\n{", 1)[0])
