@@ -152,6 +152,12 @@ def test_concurrent_workers_never_apply_one_customer_at_once(workspace, monkeypa
     assert StripeEvent.objects.filter(status=EventStatus.PROCESSED, attempts=1).count() == 240
 
 
+def _plan(sql: str, params: list) -> str:
+    with db_connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + sql, params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
 @postgres_only
 @pytest.mark.django_db
 def test_the_claim_reads_the_shard_index(workspace):
@@ -161,8 +167,7 @@ def test_the_claim_reads_the_shard_index(workspace):
         # Statistics of this queue, not of whatever the tests before left in the table.
         cursor.execute(f"ANALYZE {StripeEvent._meta.db_table}")
         cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("EXPLAIN " + hot_sql.event_claim_shard_sql(), [3, now, 10, now])
-        claim = "\n".join(row[0] for row in cursor.fetchall())
+    claim = _plan(hot_sql.event_claim_shard_sql(), [3, now, 10, now])
     assert "billing_event_due_shard" in claim
 
 
@@ -174,10 +179,7 @@ def test_taking_shards_probes_the_shard_index_once_per_shard_on_a_backlog(worksp
     with db_connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {StripeEvent._meta.db_table}")
     _pending(workspace, [_payload(f"cus_{n:06d}") for n in range(2000)])
-    now = timezone.now()
-    with db_connection.cursor() as cursor:
-        cursor.execute("EXPLAIN " + hot_sql.shards_take_sql(), [shards.shard_order(), now, 4])
-        plan = "\n".join(row[0] for row in cursor.fetchall())
+    plan = _plan(hot_sql.shards_take_sql(), [shards.shard_order(), timezone.now(), 4])
     # Never a hashed subplan, which computes the shard of every due event's payload.
     assert "hashed SubPlan" not in plan
     assert "billing_event_due_shard" in plan

@@ -78,8 +78,10 @@ def commits(url: str) -> tuple[float, float, float]:
             "SELECT min(processed_at), max(processed_at) FROM billing_stripeevent "
             "WHERE status = 'processed'"
         ).fetchone()
-        if first is None or last == first:
+        if first is None:
             return 0.0, 0.0, 0.0
+        if last == first:
+            return first.timestamp(), last.timestamp(), 0.0
         (after_first,) = conn.execute(
             "SELECT count(*) FROM billing_stripeevent "
             "WHERE status = 'processed' AND processed_at > %s",
@@ -129,7 +131,7 @@ def run(broker: str, backlog: int, workers: int, mix: str = "demo") -> tuple[flo
                 drained = not waiting(url)
                 if not drained:
                     time.sleep(0.5)
-            given_up = time.time()
+            watched_until = time.time()
         finally:
             harness.stop_group(cluster)
         counts = remaining(url)
@@ -137,7 +139,7 @@ def run(broker: str, backlog: int, workers: int, mix: str = "demo") -> tuple[flo
     # From the wake-up to the last event's commit (not to when the watcher, polling every
     # 0.5 s, saw it): the same clock, this machine's. A drain that did not finish counts until
     # the watcher gave up.
-    seconds = (last if drained and last else given_up) - woken
+    seconds = (last if drained and last else watched_until) - woken
     rate = counts.get("processed", 0) / seconds
     first_commit = f"{first - woken:.2f} s" if first else "never"
     print(
